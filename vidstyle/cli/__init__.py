@@ -1,0 +1,52 @@
+"""Command-line entry point: a thin layer over the library API.
+
+Each command lives in its own module and registers itself on :data:`app`. All user
+errors end here as one line on stderr and exit code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import VidstyleError
+from .app import app
+
+try:  # typer >= 0.29 vendors click
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # pragma: no cover - older typer
+    from click.exceptions import ClickException, UsageError
+
+# Command modules register themselves on import (order = order in --help).
+# (command imports below)
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str) -> int:
+    print(f"vidstyle: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code instead of exiting."""
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="vidstyle")
+    except UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else "vidstyle"
+        return _fail(f"{where}: {e.format_message()}")
+    except ClickException as e:
+        return _fail(e.format_message())
+    except VidstyleError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        print("vidstyle: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

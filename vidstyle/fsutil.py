@@ -1,0 +1,73 @@
+"""Crash-safe file writing: nothing appears under its final name until it is complete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import file_error
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early, naming the path, when ``path`` cannot be created."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise file_error(path, "is a directory, expected a file name")
+    if not parent.is_dir():
+        raise file_error(path, f"directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise file_error(path, f"directory {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise file_error(path, "exists and is not writable")
+    return path
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make a rename inside ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike[str], *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it to ``final`` only if the block succeeds.
+
+    The temporary name keeps the final suffix so that libraries choosing a format by
+    extension (PIL, FFmpeg) still do so. On any exception the temporary file is removed.
+    """
+    final = Path(final)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent if str(final.parent) else "."
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, final)
+        if durable:
+            fsync_dir(final.parent if str(final.parent) else ".")
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``final`` atomically and durably."""
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
