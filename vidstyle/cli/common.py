@@ -1,0 +1,109 @@
+"""Helpers shared by the commands: option parsing, settings validation, progress display."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..errors import VidstyleError
+from ..optimize import Iterate
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of a settings field, so the CLI shows and uses the one definition."""
+    return model.model_fields[name].default
+
+
+def option_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def build_settings(model: type[M], values: Mapping[str, Any], *, source: str | None = None) -> M:
+    """Validate option values into a settings model; errors name the option."""
+    try:
+        return model(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
+        where = option_name(field) if field else (source or model.__name__)
+        raise VidstyleError(f"{where}: {err.get('msg', 'invalid value')}") from None
+
+
+def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    """``"1,0.5"`` → (1.0, 0.5); a clear error naming ``option`` otherwise."""
+    if text is None or text == "":
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise VidstyleError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+
+
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    if text is None or text == "":
+        return None
+    return tuple(v for v in text.replace(" ", "").split(",") if v)
+
+
+def stderr_console(quiet: bool = False) -> Console:
+    return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+class IterationProgress:
+    """A live bar for one optimisation (all scales), fed by the optimiser's callback."""
+
+    def __init__(self, total: int, console: Console, *, refresh: float = 0.25) -> None:
+        self.console = console
+        self.refresh = refresh
+        self._last = 0.0
+        self._done_before = 0  # budget of the scales already finished
+        self._budget = 0  # budget of the current scale
+        self._scale: object = None
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=console,
+            transient=False,
+            disable=console.quiet,
+        )
+        self.task = self.progress.add_task("optimising", total=total, losses="")
+
+    def __enter__(self) -> IterationProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, it: Iterate) -> None:
+        scale = it.context.get("scale")
+        if scale != self._scale:
+            self._done_before += self._budget  # a scale that stopped early counts as done
+            self._scale, self._budget = scale, it.iterations
+        now = time.monotonic()
+        completed = self._done_before + it.iteration
+        if now - self._last < self.refresh and it.iteration != it.iterations:
+            self.progress.update(self.task, completed=completed)
+            return
+        self._last = now
+        losses = it.losses()
+        size = it.context.get("size")
+        desc = f"scale {int(scale) + 1}/{it.context.get('scales')} {size[1]}x{size[0]}" if size else "optimising"
+        text = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
+        self.progress.update(self.task, completed=completed, description=desc, losses=text)
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

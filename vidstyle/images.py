@@ -1,0 +1,87 @@
+"""Reading, writing and resizing still images; tensors are RGB (1, 3, H, W) floats in [0, 1]."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import file_error
+from .fsutil import atomic_path, check_writable
+
+WRITABLE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def load_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """An image file as an RGB tensor; EXIF orientation applied, alpha and palettes dropped."""
+    path = Path(path)
+    if not path.exists():
+        raise file_error(path, "file not found")
+    if path.is_dir():
+        raise file_error(path, "is a directory, expected an image file")
+    if path.stat().st_size == 0:
+        raise file_error(path, "file is empty (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.width == 0 or im.height == 0:
+                raise file_error(path, "image has zero size")
+            array = np.asarray(im.convert("RGB"))
+    except UnidentifiedImageError:
+        raise file_error(path, "not an image file (unrecognised format)") from None
+    except PermissionError:
+        raise file_error(path, "permission denied") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise file_error(path, f"cannot read image ({e})") from None
+    return from_uint8(array)
+
+
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 RGB → (1, 3, H, W) float in [0, 1]."""
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = array.copy()
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] → H×W×3 uint8 RGB (rounded, clipped)."""
+    x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)
+    return np.ascontiguousarray(x.permute(1, 2, 0).cpu().numpy())
+
+
+def check_output_image(path: str | os.PathLike[str]) -> Path:
+    """Validate an output image path before any work is done."""
+    path = Path(path)
+    if path.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise file_error(path, f"unknown image format {path.suffix or '(none)'!r}; use one of {', '.join(WRITABLE_SUFFIXES)}")
+    return check_writable(path)
+
+
+def save_image(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write an image atomically; the format follows the file extension."""
+    path = check_output_image(path)
+    array = image if isinstance(image, np.ndarray) else to_uint8(image)
+    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, **options)
+    return path
+
+
+def fit_longest(height: int, width: int, longest: int | None) -> tuple[int, int]:
+    """Size with the longest side ``longest`` and the same aspect ratio (at least 1 px)."""
+    if longest is None:
+        return height, width
+    s = longest / max(height, width)
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize to (H, W): antialiased bicubic when shrinking, bicubic when enlarging."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=shrinking)

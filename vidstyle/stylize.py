@@ -1,0 +1,252 @@
+"""Stylising one image: style targets, the criterion, and the coarse-to-fine schedule.
+
+:class:`Stylizer` holds the network and the style images and builds a criterion for any
+content image at any size; :func:`optimize_image` runs the coarse-to-fine optimisation
+(with optional extra loss terms, which the video stages use for temporal consistency);
+:func:`stylize_image` is the one-call API behind ``vidstyle image``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import color
+from .device import resolve_device
+from .errors import VidstyleError
+from .images import fit_longest, load_image, resize
+from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
+from .optimize import Callback, minimize
+from .settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
+from .vgg import build_encoder
+
+ImageLike = Tensor | str | os.PathLike[str]
+ExtraTerms = Callable[[tuple[int, int]], Mapping[str, LossTerm]]
+"""Given the (H, W) of a scale, the additional loss terms to use at that scale."""
+
+MIN_SCALE_SIDE = 16
+
+
+def pyramid(
+    size: tuple[int, int], *, scales: int | None = None, min_side: int = 128, factor: float = math.sqrt(2)
+) -> list[tuple[int, int]]:
+    """Sizes (H, W) from coarse to fine, ``factor`` apart, ending exactly at ``size``.
+
+    With ``scales=None`` the coarsest scale is the last one whose longest side is still
+    at least ``min_side``.
+    """
+    h, w = size
+    longest = max(h, w)
+    if scales is None:
+        scales = 1 if longest <= min_side else 1 + int(math.floor(math.log(longest / min_side) / math.log(factor) + 1e-9))
+    sizes: list[tuple[int, int]] = []
+    for k in range(scales):
+        side = round(longest / factor ** (scales - 1 - k))
+        if side < MIN_SCALE_SIDE:
+            continue
+        s = (h, w) if k == scales - 1 else fit_longest(h, w, side)
+        if not sizes or s != sizes[-1]:
+            sizes.append(s)
+    return sizes or [(h, w)]
+
+
+def _as_image(image: ImageLike) -> Tensor:
+    return image if isinstance(image, Tensor) else load_image(image)
+
+
+class Stylizer:
+    """The network and the style images; makes the criterion for content at any size.
+
+    Images are RGB (N, 3, H, W); :meth:`criterion` and :meth:`finish` work in the 0–255
+    range the optimiser uses.
+    """
+
+    def __init__(
+        self,
+        styles: Sequence[ImageLike],
+        settings: StyleSettings | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.settings = settings or StyleSettings()
+        if not styles:
+            raise VidstyleError("at least one style image is needed")
+        blend = self.settings.style_blend or (1.0,) * len(styles)
+        if len(blend) != len(styles):
+            raise VidstyleError(f"--style-blend has {len(blend)} weights for {len(styles)} style images")
+        total = sum(blend)
+        self.blend = [b / total for b in blend]
+        self.device = torch.device(device)
+        self.styles = [_as_image(s).to(self.device) * 255.0 for s in styles]
+        s = self.settings
+        self.encoder = build_encoder(
+            tuple(s.content_layers) + tuple(s.style_layers),
+            network=s.network,
+            pooling=s.pooling,
+            weights_path=s.weights,
+            device=self.device,
+        )
+        self._gram_cache: dict[tuple[int, int], dict[str, Tensor]] = {}
+
+    @torch.no_grad()
+    def style_grams(self, size: tuple[int, int], reference: Tensor | None = None) -> dict[str, Tensor]:
+        """Blended Gram targets (1, C, C) for a frame of ``size``; ``reference`` is the content (0–255)
+        whose colours the style takes on in the colour-preserving modes."""
+        mode = self.settings.preserve_colors
+        cacheable = mode == "none" or reference is None
+        if cacheable and size in self._gram_cache:
+            return self._gram_cache[size]
+        longest = max(1, round(max(size) * self.settings.style_scale))
+        layers = self.settings.style_layers
+        grams: dict[str, Tensor] = {}
+        for weight, style in zip(self.blend, self.styles):
+            if weight == 0:
+                continue
+            x = resize(style, fit_longest(style.shape[-2], style.shape[-1], longest))
+            if reference is not None and mode == "match":
+                x = color.match_color(x, reference)
+            elif reference is not None and mode == "luminance":
+                x = color.match_luminance(x, reference)
+            elif mode == "luminance":
+                x = color.luminance(x)
+            feats = self.encoder(x, layers)
+            for layer in layers:
+                g = gram(feats[layer]) * weight
+                grams[layer] = grams[layer] + g if layer in grams else g
+        if cacheable:
+            self._gram_cache[size] = grams
+        return grams
+
+    def network_view(self, image: Tensor) -> Tensor:
+        """What the network is shown for ``image`` (its luminance in luminance mode)."""
+        return color.luminance(image) if self.settings.preserve_colors == "luminance" else image
+
+    def criterion(
+        self,
+        content: Tensor,
+        *,
+        extra: Mapping[str, LossTerm] | None = None,
+        color_reference: Tensor | None = None,
+    ) -> Criterion:
+        """Loss for images shaped like ``content`` (N, 3, H, W, 0–255): content + style + TV + extra."""
+        s = self.settings
+        with torch.no_grad():
+            targets = self.encoder(self.network_view(content), s.content_layers)
+        size = (content.shape[-2], content.shape[-1])
+        ref = color_reference if color_reference is not None else content
+        grams = self.style_grams(size, ref if s.preserve_colors != "none" else None)
+        terms: dict[str, LossTerm] = {
+            "content": ContentLoss(targets, s.content_weight),
+            "style": StyleLoss(grams, s.style_weight, s.style_layer_weights),
+            "tv": TVLoss(s.tv_weight),
+        }
+        terms.update(extra or {})
+        criterion = Criterion(self.encoder, terms)
+        if s.preserve_colors == "luminance":
+            return _LuminanceCriterion(criterion)
+        return criterion
+
+    def finish(self, result: Tensor, content: Tensor) -> Tensor:
+        """Final RGB image in [0, 1] from an optimised result (both 0–255)."""
+        if self.settings.preserve_colors == "luminance":
+            result = color.combine_luminance(result, content)
+        return (result / 255.0).clamp(0.0, 1.0)
+
+
+class _LuminanceCriterion(torch.nn.Module):
+    """Shows the network only the luminance of the image being optimised."""
+
+    def __init__(self, inner: Criterion) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.inner(color.luminance(image))
+
+
+def initial_image(init: str, content: Tensor, seed: int) -> Tensor:
+    """Start image (0–255) for the coarsest scale: the content, seeded noise, or an image file."""
+    if init == "content":
+        return content.clone()
+    if init == "noise":
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(content.shape, generator=g) * 32.0 + 127.5
+        return noise.to(content)
+    path = Path(init)
+    image = load_image(path).to(content) * 255.0
+    return resize(image, (content.shape[-2], content.shape[-1])).expand_as(content).contiguous()
+
+
+def optimize_image(
+    stylizer: Stylizer,
+    content: Tensor,
+    optim: OptimSettings | None = None,
+    *,
+    init: Tensor | None = None,
+    extra_terms: ExtraTerms | None = None,
+    callback: Callback | None = None,
+    context: Mapping[str, object] | None = None,
+) -> Tensor:
+    """Coarse-to-fine optimisation of ``content`` (N, 3, H, W, in [0, 1]); returns [0, 1] RGB.
+
+    ``init`` (in [0, 1]) overrides the start image of the coarsest scale; each finer scale
+    starts from the upsampled result of the one below.
+    """
+    optim = optim or OptimSettings()
+    device = stylizer.device
+    content255 = content.to(device) * 255.0
+    size = (content255.shape[-2], content255.shape[-1])
+    sizes = pyramid(size, scales=optim.scales, min_side=optim.min_side, factor=optim.scale_factor)
+    x: Tensor | None = None
+    for k, s in enumerate(sizes):
+        c = resize(content255, s)
+        if x is None:
+            x = resize(init.to(device) * 255.0, s) if init is not None else initial_image(optim.init, c, optim.seed)
+        else:
+            x = resize(x, s)
+        criterion = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
+        ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
+        x = minimize(
+            x,
+            criterion,
+            iterations=optim.iterations_at(k, len(sizes)),
+            optimizer=optim.optimizer,
+            learning_rate=optim.learning_rate,
+            history=optim.history,
+            tolerance=optim.tolerance,
+            tolerance_window=optim.tolerance_window,
+            callback=callback,
+            context=ctx,
+        )
+    assert x is not None
+    return stylizer.finish(x, content255)
+
+
+def stylize_image(
+    content: ImageLike,
+    styles: Sequence[ImageLike],
+    *,
+    size: int | None = DEFAULT_IMAGE_SIZE,
+    style: StyleSettings | None = None,
+    optim: OptimSettings | None = None,
+    device: str | torch.device = "auto",
+    callback: Callback | None = None,
+) -> Tensor:
+    """Paint ``content`` in the style of ``styles``; returns RGB (1, 3, H, W) in [0, 1].
+
+    ``size`` is the longest side of the result (None keeps the content's size). Images are
+    file paths or RGB tensors (1, 3, H, W) in [0, 1].
+    """
+    dev = resolve_device(device)
+    optim = optim or OptimSettings()
+    image = _as_image(content)
+    if optim.init not in ("content", "noise"):
+        load_image(optim.init)  # fail on a bad init file before any work
+    image = resize(image, fit_longest(image.shape[-2], image.shape[-1], size))
+    torch.manual_seed(optim.seed)
+    stylizer = Stylizer(styles, style, dev)
+    return optimize_image(stylizer, image, optim, callback=callback).cpu()
