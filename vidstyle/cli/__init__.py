@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer
 
 # Command modules register themselves on import (order = order in --help).
 # (command imports below)
+from . import image as _image  # noqa: E402,F401
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
