@@ -23,12 +23,15 @@ from torch import Tensor, nn
 Features = Mapping[str, Tensor]
 
 
+def at_least_fp32(x: Tensor) -> Tensor:
+    """Reduced-precision tensors (bf16/fp16 features) upcast so losses accumulate in fp32."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def gram(features: Tensor) -> Tensor:
     """Gram matrices (N, C, C) of feature maps (N, C, H, W), normalised by C·H·W."""
     n, c, h, w = features.shape
-    f = features.reshape(n, c, h * w)
-    # Accumulate in fp32 even when features come out of a reduced-precision forward.
-    f = f.float()
+    f = at_least_fp32(features.reshape(n, c, h * w))
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
@@ -57,13 +60,13 @@ class ContentLoss(LossTerm):
         super().__init__(weight)
         self.layers = tuple(targets)
         for i, t in enumerate(targets.values()):
-            self.register_buffer(f"target{i}", t.detach(), persistent=False)
+            self.register_buffer(f"target{i}", at_least_fp32(t.detach()), persistent=False)
 
     def forward(self, image: Tensor, features: Features) -> Tensor:
         total = image.new_zeros(image.shape[0])
         for i, layer in enumerate(self.layers):
             target = getattr(self, f"target{i}")
-            total = total + per_sample_mean((features[layer].float() - target.float()) ** 2)
+            total = total + per_sample_mean((at_least_fp32(features[layer]) - target) ** 2)
         return self.weight * total
 
 
@@ -83,7 +86,7 @@ class StyleLoss(LossTerm):
             raise ValueError(f"{len(lw)} style layer weights for {len(self.layers)} style layers")
         self.layer_weights = lw
         for i, t in enumerate(target_grams.values()):
-            self.register_buffer(f"target{i}", t.detach().float(), persistent=False)
+            self.register_buffer(f"target{i}", at_least_fp32(t.detach()), persistent=False)
 
     def forward(self, image: Tensor, features: Features) -> Tensor:
         total = image.new_zeros(image.shape[0])

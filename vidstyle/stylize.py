@@ -23,22 +23,25 @@ from .images import fit_longest, load_image, resize
 from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
 from .optimize import Callback, minimize
 from .settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
-from .vgg import build_encoder
+from .vgg import build_encoder, min_input_side
 
 ImageLike = Tensor | str | os.PathLike[str]
 ExtraTerms = Callable[[tuple[int, int]], Mapping[str, LossTerm]]
 """Given the (H, W) of a scale, the additional loss terms to use at that scale."""
 
-MIN_SCALE_SIDE = 16
-
-
 def pyramid(
-    size: tuple[int, int], *, scales: int | None = None, min_side: int = 128, factor: float = math.sqrt(2)
+    size: tuple[int, int],
+    *,
+    scales: int | None = None,
+    min_side: int = 128,
+    factor: float = math.sqrt(2),
+    min_short_side: int = 16,
 ) -> list[tuple[int, int]]:
     """Sizes (H, W) from coarse to fine, ``factor`` apart, ending exactly at ``size``.
 
     With ``scales=None`` the coarsest scale is the last one whose longest side is still
-    at least ``min_side``.
+    at least ``min_side``. Scales whose shorter side would fall below ``min_short_side``
+    (too small for the network) are left out.
     """
     h, w = size
     longest = max(h, w)
@@ -47,12 +50,29 @@ def pyramid(
     sizes: list[tuple[int, int]] = []
     for k in range(scales):
         side = round(longest / factor ** (scales - 1 - k))
-        if side < MIN_SCALE_SIDE:
-            continue
         s = (h, w) if k == scales - 1 else fit_longest(h, w, side)
+        if min(s) < min_short_side and k != scales - 1:
+            continue
         if not sizes or s != sizes[-1]:
             sizes.append(s)
     return sizes or [(h, w)]
+
+
+def scale_sizes(size: tuple[int, int], optim: OptimSettings, style: StyleSettings) -> list[tuple[int, int]]:
+    """The coarse-to-fine sizes that :func:`optimize_image` will use for an image of ``size``."""
+    return pyramid(
+        size,
+        scales=optim.scales,
+        min_side=optim.min_side,
+        factor=optim.scale_factor,
+        min_short_side=min_input_side(tuple(style.content_layers) + tuple(style.style_layers)),
+    )
+
+
+def total_iterations(size: tuple[int, int], optim: OptimSettings, style: StyleSettings) -> int:
+    """Iteration budget over all scales (for progress displays)."""
+    n = len(scale_sizes(size, optim, style))
+    return sum(optim.iterations_at(k, n) for k in range(n))
 
 
 def _as_image(image: ImageLike) -> Tensor:
@@ -90,7 +110,16 @@ class Stylizer:
             weights_path=s.weights,
             device=self.device,
         )
+        self.min_side = min_input_side(tuple(s.content_layers) + tuple(s.style_layers))
         self._gram_cache: dict[tuple[int, int], dict[str, Tensor]] = {}
+
+    def check_size(self, size: tuple[int, int]) -> None:
+        """Refuse images too small for the deepest layer in use."""
+        if min(size) < self.min_side:
+            raise VidstyleError(
+                f"image size {size[1]}x{size[0]} is too small: the network needs at least "
+                f"{self.min_side} px on the shorter side for the layers in use (raise --size)"
+            )
 
     @torch.no_grad()
     def style_grams(self, size: tuple[int, int], reference: Tensor | None = None) -> dict[str, Tensor]:
@@ -106,7 +135,11 @@ class Stylizer:
         for weight, style in zip(self.blend, self.styles):
             if weight == 0:
                 continue
-            x = resize(style, fit_longest(style.shape[-2], style.shape[-1], longest))
+            sh, sw = fit_longest(style.shape[-2], style.shape[-1], longest)
+            if min(sh, sw) < self.min_side:  # too small for the network: enlarge to the minimum
+                grow = self.min_side / min(sh, sw)
+                sh, sw = max(self.min_side, round(sh * grow)), max(self.min_side, round(sw * grow))
+            x = resize(style, (sh, sw))
             if reference is not None and mode == "match":
                 x = color.match_color(x, reference)
             elif reference is not None and mode == "luminance":
@@ -200,7 +233,8 @@ def optimize_image(
     device = stylizer.device
     content255 = content.to(device) * 255.0
     size = (content255.shape[-2], content255.shape[-1])
-    sizes = pyramid(size, scales=optim.scales, min_side=optim.min_side, factor=optim.scale_factor)
+    stylizer.check_size(size)
+    sizes = scale_sizes(size, optim, stylizer.settings)
     x: Tensor | None = None
     for k, s in enumerate(sizes):
         c = resize(content255, s)

@@ -52,6 +52,14 @@ def channels(layer: str) -> int:
     return _BLOCKS[block - 1][1]
 
 
+def min_input_side(layers: Iterable[str]) -> int:
+    """Smallest image side for which every layer in ``layers`` still has at least one pixel."""
+    check_layers(layers)
+    deepest = max(LAYERS.index(layer) for layer in layers)
+    pools = sum(1 for name in LAYERS[:deepest] if name.startswith("pool"))
+    return 2**pools
+
+
 def check_layers(layers: Iterable[str]) -> None:
     """Raise a clear error for a layer name that VGG-19 doesn't have."""
     for layer in layers:
@@ -191,6 +199,11 @@ class VGG19Encoder(nn.Module):
         """RGB 0–255 → the network's input convention (Caffe: BGR minus mean pixel)."""
         x = (image - self.mean) * self.scale
         return x.flip(1) if self.network == "caffe" else x
+
+    def postprocess(self, x: Tensor) -> Tensor:
+        """Inverse of :meth:`preprocess`: network input → RGB 0–255."""
+        x = x.flip(1) if self.network == "caffe" else x
+        return x / self.scale + self.mean
 
     def forward(self, image: Tensor, layers: Iterable[str] | None = None) -> dict[str, Tensor]:
         """Feature maps of ``layers`` (default: all requested at construction) for RGB 0–255 input."""

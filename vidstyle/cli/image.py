@@ -11,7 +11,7 @@ from ..device import resolve_device
 from ..errors import VidstyleError
 from ..images import check_output_image, fit_longest, load_image, save_image
 from ..settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
-from ..stylize import pyramid, stylize_image
+from ..stylize import stylize_image, total_iterations
 from .app import app
 from .common import IterationProgress, build_settings, default, parse_floats, parse_names, stderr_console
 
@@ -95,8 +95,7 @@ def image_command(
     content_image = load_image(content)
     style_images = [load_image(p) for p in styles]
     h, w = fit_longest(content_image.shape[-2], content_image.shape[-1], size or None)
-    sizes = pyramid((h, w), scales=optim.scales, min_side=optim.min_side, factor=optim.scale_factor)
-    total = sum(optim.iterations_at(k, len(sizes)) for k in range(len(sizes)))
+    total = total_iterations((h, w), optim, style)
     console = stderr_console(quiet)
     with IterationProgress(total, console) as progress:
         result = stylize_image(
