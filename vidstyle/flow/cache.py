@@ -15,7 +15,7 @@ File format (version 1), little-endian::
     b"VSFLOW1\\n"  u32 header length  header (UTF-8 JSON)  payload
 
 The header names the key (identity hash, lo, hi, width, height), the pair, the arrays
-(name, dtype, shape), the payload length and its BLAKE2b digest. The payload is zlib (level 3) of the
+(name, dtype, shape), the payload length and its BLAKE2b digest. The payload is zlib (level 1) of the
 arrays, float16, channel-planar and byte-shuffled (high bytes, then low bytes: ~30 % of the
 float16 size on Sintel, vs ~50 % unshuffled). Float16 keeps flow to 1/32 px below 64 px of
 motion and 1/8 px below 256 px.
@@ -45,7 +45,7 @@ from .consistency import ConsistencyParams
 FORMAT_VERSION = 1
 MAGIC = b"VSFLOW1\n"
 SUFFIX = ".vsflow"
-ZLIB_LEVEL = 3
+ZLIB_LEVEL = 1
 _ARRAY_NAMES = ("flow_fwd", "flow_bwd", "weights_lo", "weights_hi")
 
 log = logging.getLogger(__name__)

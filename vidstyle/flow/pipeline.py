@@ -21,6 +21,7 @@ import concurrent.futures as cf
 import dataclasses
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -129,6 +130,8 @@ _WORKER: _PairWorker | None = None
 
 def _init_worker(backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None, threads: int) -> None:
     global _WORKER
+    # Ctrl-C is the parent's business: it cancels the pool; workers just finish their pair.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(threads)
     try:  # only matters for RAFT on the CPU; torch may not be imported at all
         import sys
