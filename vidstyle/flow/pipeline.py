@@ -187,7 +187,10 @@ class FlowPipeline:
         self.backend = make_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         self.params = params
         self.cache = None if cache_dir is None else FlowCache(cache_dir, self.backend.identity(), params, source)
-        self.workers = default_workers() if workers is None else max(0, int(workers))
+        if workers is None:
+            # RAFT holds a network per process (on the GPU): one worker is enough to stay ahead.
+            workers = 1 if self.backend.name == "raft" else default_workers()
+        self.workers = max(0, int(workers))
         self.ahead = max(1, int(ahead)) if ahead is not None else max(4, 2 * self.workers)
         self._local = _PairWorker(self.backend, params, self.cache)
         self._pool: cf.ProcessPoolExecutor | None = None
