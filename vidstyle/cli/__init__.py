@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer
 
 # Command modules register themselves on import (order = order in --help).
 # (command imports below)
+from . import probe as _probe  # noqa: E402,F401
 from . import image as _image  # noqa: E402,F401
 
 EXIT_USAGE = 2

@@ -1,0 +1,193 @@
+"""Image sequences (a folder of PNG/JPG files or a printf pattern like ``frames/%05d.png``) as input and output."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..errors import VidstyleError, file_error
+from ..fsutil import fsync_dir
+from .codecs import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_PATTERN, IMAGE_SUFFIXES, JPEG_QUALITY
+from .info import Frame, VideoInfo
+from .reader import VideoReader
+from .timeline import Timeline
+
+_PRINTF_RE = re.compile(r"%(0?)(\d*)d")
+_NUMBER_RE = re.compile(r"(\d+)")
+
+
+def is_pattern(path: str | os.PathLike[str]) -> bool:
+    """Whether the file name is a printf pattern such as ``%05d.png``."""
+    return _PRINTF_RE.search(Path(path).name) is not None
+
+
+def is_sequence_input(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an image sequence (an existing folder or a printf pattern)."""
+    return Path(path).is_dir() or is_pattern(path)
+
+
+def is_sequence_output(path: str | os.PathLike[str]) -> bool:
+    """Whether writing to ``path`` means writing images: a folder (existing, or a name without a suffix) or a pattern."""
+    p = Path(path)
+    return p.is_dir() or is_pattern(p) or str(path).endswith(os.sep) or not p.suffix
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(t) if t.isdigit() else t.lower() for t in _NUMBER_RE.split(path.name)]
+
+
+def _pattern_regex(name: str) -> re.Pattern[str]:
+    m = _PRINTF_RE.search(name)
+    assert m is not None
+    digits = r"\d{%s}" % m.group(2) if m.group(1) and m.group(2) else r"\d+"
+    return re.compile(re.escape(name[: m.start()]) + f"({digits})" + re.escape(name[m.end():]) + "$")
+
+
+def sequence_files(path: Path) -> list[Path]:
+    """The images of a sequence in order: natural sort in a folder, numeric order for a pattern."""
+    if path.is_dir():
+        files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                       key=_natural_key)
+        if not files:
+            raise file_error(path, f"folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+        return files
+    folder = path.parent
+    if not folder.is_dir():
+        raise file_error(path, f"folder {folder} does not exist")
+    regex = _pattern_regex(path.name)
+    numbered = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name)))
+    if not numbered:
+        raise file_error(path, "no image matches this pattern")
+    return [p for _, p in numbered]
+
+
+def _fps(fps: float | Fraction | None) -> Fraction:
+    if fps is None:
+        return DEFAULT_SEQUENCE_FPS
+    rate = Fraction(fps).limit_denominator(1001000)
+    if rate <= 0:
+        raise VidstyleError(f"fps must be positive, not {fps}")
+    return rate
+
+
+def scan_sequence(path: Path, fps: float | Fraction | None = None) -> tuple[VideoInfo, Timeline, list[Path]]:
+    """Metadata and timing of an image sequence; frame ``i`` is shown at ``i / fps``."""
+    files = sequence_files(path)
+    rate = _fps(fps)
+    try:
+        with Image.open(files[0]) as im:
+            width, height = im.size
+            kind = (im.format or files[0].suffix.lstrip(".")).lower()
+    except OSError as e:
+        raise file_error(files[0], f"cannot read image ({e})") from None
+    n = len(files)
+    timeline = Timeline(pts=np.arange(n, dtype=np.int64), end_pts=n, time_base=1 / rate)
+    info = VideoInfo(
+        path=path, container="image sequence", width=width, height=height, source_width=width,
+        source_height=height, rotation=0, fps=rate, average_fps=rate, time_base=1 / rate, start_time=0.0,
+        duration=float(n / rate), frame_count=n, frame_count_method="files", vfr=False, codec=kind,
+        pix_fmt="rgb24", size_bytes=sum(f.stat().st_size for f in files),
+    )
+    return info, timeline, files
+
+
+class SequenceReader(VideoReader):
+    """A :class:`VideoReader` over an image sequence; ``index`` is the position in the sorted list."""
+
+    def __init__(self, info: VideoInfo, timeline: Timeline, files: list[Path], **kwargs) -> None:
+        super().__init__(info, timeline, **kwargs)
+        self.files = files
+
+    def _frames(self) -> Iterator[Frame]:
+        sel, tl = self.selection, self.timeline
+        assert sel is not None and tl is not None
+        for index in range(sel.first, sel.stop, sel.stride):
+            yield Frame(index=index, pts=index, time=tl.time(index), image=self._load(self.files[index]),
+                        duration=sel.duration_ticks(tl, index))
+
+    def _load(self, path: Path) -> np.ndarray:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise file_error(path, "cannot read image")
+        src = self.source_info
+        if bgr.shape[:2] != (src.source_height, src.source_width):
+            raise file_error(path, f"is {bgr.shape[1]}x{bgr.shape[0]}, the sequence is "
+                                   f"{src.source_width}x{src.source_height}")
+        size = (self.info.width, self.info.height)
+        if size != (src.width, src.height):
+            shrink = size[0] < src.width
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+class SequenceWriter:
+    """Writes frames as numbered images into a staging folder, moved into place only on :meth:`close`.
+
+    ``path`` is a folder (frames named ``%06d.png``, from 0) or a pattern such as
+    ``out/frame_%04d.jpg``. A folder must not exist or be empty.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        self.path = path
+        if is_pattern(path):
+            self.folder, self.pattern = path.parent, path.name
+            if not self.folder.is_dir():
+                raise file_error(path, f"folder {self.folder} does not exist")
+            stage_parent = self.folder
+        else:
+            self.folder, self.pattern = path, DEFAULT_SEQUENCE_PATTERN
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise file_error(path, "exists and is not an empty folder")
+            stage_parent = path.parent
+            if not stage_parent.is_dir():
+                raise file_error(path, f"folder {stage_parent} does not exist")
+        if Path(self.pattern).suffix.lower() not in IMAGE_SUFFIXES:
+            raise file_error(path, f"image pattern must end in one of {', '.join(IMAGE_SUFFIXES)}")
+        if not os.access(stage_parent, os.W_OK | os.X_OK):
+            raise file_error(path, f"folder {stage_parent} is not writable")
+        try:
+            self._stage = Path(tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.", suffix=".part",
+                                                dir=stage_parent))
+        except OSError as e:
+            raise file_error(path, f"cannot create the folder: {(e.strerror or str(e)).lower()}") from None
+        self.count = 0
+        self._closed = False
+
+    def write(self, image: np.ndarray, **_timing: object) -> None:
+        """Write the next image (timing arguments are accepted and ignored: images carry none)."""
+        name = self._stage / (self.pattern % self.count)
+        params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if name.suffix.lower() in (".jpg", ".jpeg") else []
+        if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
+            raise file_error(self.path, "cannot write image (disk full or unsupported format?)")
+        self.count += 1
+
+    def close(self) -> None:
+        """Move the images into place."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.folder == self.path:  # whole folder: one rename
+            if self.path.is_dir():
+                self.path.rmdir()  # empty, checked at open
+            os.replace(self._stage, self.path)
+            fsync_dir(self.path.parent)
+        else:
+            for f in sorted(self._stage.iterdir()):
+                os.replace(f, self.folder / f.name)
+            self._stage.rmdir()
+            fsync_dir(self.folder)
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        self._closed = True
+        shutil.rmtree(self._stage, ignore_errors=True)
