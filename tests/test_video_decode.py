@@ -165,6 +165,20 @@ def test_seeked_frame_equals_sequential_frame(media):
     assert np.array_equal(seeked.image, sequential.image)
 
 
+def test_seek_matches_sequential_decode_on_every_clip(media):
+    """Starting mid-clip (a seek) gives the same frame as decoding from the start. cockatoo's
+    flagged keyframes do not decode cleanly on their own: the reader notices and starts over."""
+    for name, ref in _manifest(media).items():
+        middle = ref["video_frames"] // 2
+        with open_video(media / "videos" / name, start=middle, end=middle + 1, size=96) as reader:
+            (seeked,) = list(reader)
+        with open_video(media / "videos" / name, end=middle + 1, size=96) as reader:
+            *_, sequential = reader
+        assert seeked.index == sequential.index == middle, name
+        assert seeked.pts == sequential.pts, name
+        assert np.array_equal(seeked.image, sequential.image), name
+
+
 def test_vfr_timestamps_preserved(media):
     with open_video(media / "videos/opencv_tree_320x240_cinepak.avi", start=3.0, end=10.0) as reader:
         frames = list(reader)

@@ -95,6 +95,15 @@ def test_cli_probe_count_and_rotation(cli, media):
     assert "rotation   180 degrees" in out and "decodable  25 frames" in out and "variable" in out
 
 
+def test_probe_lists_every_stream(cli, media):
+    clip = media / "videos/sam2_dog_1280x720_aac.mp4"
+    assert probe(clip).streams == ("#0 video h264", "#1 audio aac", "#2 data Core Media Video")
+    code, out, _ = cli("probe", clip)
+    assert code == 0 and "#2 data" in out
+    code, _, err = cli("probe", clip, "--fps", "12")
+    assert code == 2 and "image sequences only" in err
+
+
 def test_sample_clip_probe(cli):
     """Runs without the shared media: the committed sample clip."""
     info = probe(SAMPLE)

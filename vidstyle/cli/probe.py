@@ -32,6 +32,8 @@ def describe(info: VideoInfo, decoded: int | None = None) -> str:
     lines = [str(info.path)]
     streams = "image sequence" if info.is_sequence else f"{info.container}, {_size(info.size_bytes)}"
     lines.append(f"  container  {streams}")
+    if len(info.streams) > 1:
+        lines.append(f"  streams    {', '.join(info.streams)}")
     timing = f"{_rate(info.fps)} fps"
     if info.vfr and info.average_fps:
         timing += f", variable (average {float(info.average_fps):.3f})"

@@ -37,8 +37,7 @@ def open_video(
     if is_sequence_input(p):
         info, timeline, files = scan_sequence(p, fps)
         return SequenceReader(info, timeline, files, size=size, start=start, end=end, stride=stride)
-    if fps is not None:
-        raise VidstyleError(f"{p}: fps applies to image sequences only; a video file keeps its own timing")
+    _no_fps_for_files(p, fps)
     info, timeline = scan_file(p)
     return FileReader(info, timeline, size=size, start=start, end=end, stride=stride)
 
@@ -48,4 +47,10 @@ def probe(path: str | os.PathLike[str], *, fps: float | Fraction | None = None) 
     p = Path(path)
     if is_sequence_input(p):
         return scan_sequence(p, fps)[0]
+    _no_fps_for_files(p, fps)
     return scan_file(p)[0]
+
+
+def _no_fps_for_files(path: Path, fps: float | Fraction | None) -> None:
+    if fps is not None:
+        raise VidstyleError(f"{path}: fps applies to image sequences only; a video file keeps its own timing")

@@ -16,8 +16,9 @@ from .reader import VideoReader
 from .timeline import rotation_quarter_turns
 
 
-class _SeekMissed(Exception):
-    """The demuxer landed after the frame we wanted; decode from the start instead."""
+class _SeekFailed(Exception):
+    """Seeking landed after the frame we wanted, or on a keyframe that does not decode cleanly
+    (some files flag I-frames that need earlier frames); decode from the start instead."""
 
 
 class FileReader(VideoReader):
@@ -39,7 +40,7 @@ class FileReader(VideoReader):
             target = self.timeline.pts_at(self.selection.first)
         try:
             yield from self._decode_from(target)
-        except _SeekMissed:
+        except _SeekFailed:
             self.decode_errors = 0
             yield from self._decode_from(None)
 
@@ -51,20 +52,25 @@ class FileReader(VideoReader):
             if target is not None:
                 container.seek(target, stream=stream, backward=True)
             index = -1
+            yielded = False
             for vf in decoded_frames(container, stream):
+                seeking = target is not None and not yielded
                 if vf is None:
+                    if seeking:
+                        raise _SeekFailed
                     self.decode_errors += 1
                     continue
                 pts = vf.pts
                 found = tl.index_of(pts) if tl is not None and pts is not None else None
-                if target is not None and index < 0 and (found is None or pts > target):
-                    raise _SeekMissed
+                if seeking and (vf.is_corrupt or (index < 0 and (found is None or pts > target))):
+                    raise _SeekFailed
                 index = found if found is not None else index + 1
                 time = float(pts * src.time_base) if pts is not None else src.start_time + index / float(src.fps)
                 wanted = self.wants(index, time)
                 if wanted is None:
                     break
                 if wanted:
+                    yielded = True
                     yield Frame(index=index, pts=pts, time=time, image=self._to_rgb(vf),
                                 duration=self._duration(index, vf))
 

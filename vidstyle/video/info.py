@@ -64,6 +64,7 @@ class VideoInfo:
     stream_index: int = 0
     size_bytes: int | None = None
     audio: tuple[AudioInfo, ...] = ()
+    streams: tuple[str, ...] = ()  # every stream of the file, e.g. "#2 data tmcd" (not all are carried over)
     metadata: dict[str, str] = field(default_factory=dict)  # container tags
     stream_metadata: dict[str, str] = field(default_factory=dict)  # video stream tags
     damage: str | None = None  # what probing found wrong (truncated, corrupt packets), None if nothing

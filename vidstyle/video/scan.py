@@ -160,10 +160,21 @@ def _info(path, container, stream, first, timeline, audio_packets, damage) -> Vi
         stream_index=stream.index,
         size_bytes=path.stat().st_size,
         audio=tuple(_audio_info(a, audio_packets.get(a.index)) for a in container.streams.audio),
+        streams=tuple(_stream_line(s) for s in container.streams),
         metadata=dict(container.metadata),
         stream_metadata=dict(stream.metadata),
         damage=damage,
     )
+
+
+def _stream_line(stream: av.stream.Stream) -> str:
+    """``#index type codec`` for the stream list of probe."""
+    if stream.codec_context is not None:
+        codec = stream.codec.canonical_name
+    else:  # data streams (timecode, GPS...): FFmpeg has no codec for them, the handler name says what
+        codec = stream.metadata.get("handler_name") or getattr(stream, "name", None) or ""
+    picture = " (cover picture)" if stream.disposition & av.stream.Disposition.attached_pic else ""
+    return f"#{stream.index} {stream.type} {codec}".rstrip() + picture
 
 
 def _audio_info(stream: av.AudioStream, packets: int | None) -> AudioInfo:
