@@ -94,6 +94,34 @@ def test_non_square_pixels_kept(media, tmp_path):
     assert probe(out).sample_aspect_ratio == Fraction(128, 117)
 
 
+def test_two_audio_streams_both_copied(media, tmp_path):
+    """A remux of realshort with its AAC track twice (languages differ): both come through."""
+    src = tmp_path / "two_tracks.mkv"
+    with av.open(str(media / "videos/imageio_realshort_320x240_aac.mp4")) as inp, av.open(str(src), "w") as out:
+        v = out.add_stream_from_template(inp.streams.video[0])
+        a1 = out.add_stream_from_template(inp.streams.audio[0])
+        a2 = out.add_stream_from_template(inp.streams.audio[0])
+        a1.metadata["language"], a2.metadata["language"] = "eng", "fra"
+        for packet in inp.demux(inp.streams.video[0], inp.streams.audio[0]):
+            if not packet.size:
+                continue
+            if packet.stream.type == "audio":
+                twin = av.Packet(bytes(packet))
+                twin.pts, twin.dts, twin.duration, twin.time_base = (packet.pts, packet.dts, packet.duration,
+                                                                     packet.time_base)
+                twin.stream = a2
+                out.mux(twin)
+                packet.stream = a1
+            else:
+                packet.stream = v
+            out.mux(packet)
+    out = tmp_path / "out.mp4"
+    _round_trip(src, out)
+    _assert_same_timing(src, out)
+    _assert_audio_copied(src, out)
+    assert [a.language for a in probe(out).audio] == ["eng", "fra"]
+
+
 def test_vorbis_copied_into_matroska_and_webm(media, tmp_path):
     src = media / "videos/moviepy_bbb_1280x720_vp8_vorbis_1s.webm"
     for out in (tmp_path / "out.mkv", tmp_path / "out.webm"):

@@ -32,7 +32,7 @@ from .color import matrix
 from .info import Frame, VideoInfo
 from .metadata import container_tags, stream_tags
 from .reader import VideoReader
-from .sequence import SequenceWriter, is_pattern, is_sequence_output
+from .sequence import SequenceWriter, check_sequence_output, is_sequence_output
 
 
 def output_format(path: Path) -> str:
@@ -52,14 +52,7 @@ def check_output(path: str | os.PathLike[str], codec: str | None = None) -> Code
     """
     path = Path(path)
     if is_sequence_output(path):
-        folder = path.parent if is_pattern(path) else path
-        parent = folder if is_pattern(path) else (path.parent if str(path.parent) else Path("."))
-        if not parent.is_dir():
-            raise file_error(path, f"folder {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise file_error(path, f"folder {parent} is not writable")
-        if not is_pattern(path) and path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise file_error(path, "exists and is not an empty folder")
+        check_sequence_output(path)
         return None
     check_writable(path)
     fmt = output_format(path)
@@ -132,7 +125,6 @@ class VideoWriter:
         self._audio: AudioMux | None = None
         self._stack = contextlib.ExitStack()
         if is_sequence_output(self.path):
-            check_output(self.path)
             self._sequence = SequenceWriter(self.path)
             return
         spec = check_output(self.path, codec)

@@ -129,6 +129,27 @@ class SequenceReader(VideoReader):
         return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
+def check_sequence_output(path: Path) -> tuple[Path, str, Path]:
+    """Fail early unless images can be written at ``path``; returns (folder, name pattern,
+    where the staging folder goes)."""
+    if is_pattern(path):
+        folder, pattern, stage_parent = path.parent, path.name, path.parent
+        if not folder.is_dir():
+            raise file_error(path, f"folder {folder} does not exist")
+    else:
+        folder, pattern = path, DEFAULT_SEQUENCE_PATTERN
+        stage_parent = path.parent if str(path.parent) else Path(".")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise file_error(path, "exists and is not an empty folder")
+        if not stage_parent.is_dir():
+            raise file_error(path, f"folder {stage_parent} does not exist")
+    if Path(pattern).suffix.lower() not in IMAGE_SUFFIXES:
+        raise file_error(path, f"image pattern must end in one of {', '.join(IMAGE_SUFFIXES)}")
+    if not os.access(stage_parent, os.W_OK | os.X_OK):
+        raise file_error(path, f"folder {stage_parent} is not writable")
+    return folder, pattern, stage_parent
+
+
 class SequenceWriter:
     """Writes frames as numbered images into a staging folder, moved into place only on :meth:`close`.
 
@@ -139,22 +160,7 @@ class SequenceWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
         self.path = path
-        if is_pattern(path):
-            self.folder, self.pattern = path.parent, path.name
-            if not self.folder.is_dir():
-                raise file_error(path, f"folder {self.folder} does not exist")
-            stage_parent = self.folder
-        else:
-            self.folder, self.pattern = path, DEFAULT_SEQUENCE_PATTERN
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
-                raise file_error(path, "exists and is not an empty folder")
-            stage_parent = path.parent
-            if not stage_parent.is_dir():
-                raise file_error(path, f"folder {stage_parent} does not exist")
-        if Path(self.pattern).suffix.lower() not in IMAGE_SUFFIXES:
-            raise file_error(path, f"image pattern must end in one of {', '.join(IMAGE_SUFFIXES)}")
-        if not os.access(stage_parent, os.W_OK | os.X_OK):
-            raise file_error(path, f"folder {stage_parent} is not writable")
+        self.folder, self.pattern, stage_parent = check_sequence_output(path)
         try:
             self._stage = Path(tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.", suffix=".part",
                                                 dir=stage_parent))
