@@ -14,7 +14,9 @@ class VideoReader:
     """Iterable of :class:`Frame` over a trimmed, strided, resized source; use as a context manager.
 
     Frames are decoded one at a time (never the whole video in memory). ``info`` describes
-    the frames delivered (size after rotation and resize). After iteration, ``frames_read``
+    the source as delivered (size after rotation and resize; frame count and duration are the
+    whole source's), ``len(reader)`` the frames this selection delivers, ``trim`` the source
+    seconds it covers (for cutting the audio to match). After iteration, ``frames_read``
     says how many frames were delivered and ``truncated``/``warning`` whether the source
     ended early or had undecodable data.
     """
