@@ -191,6 +191,9 @@ def test_reads_ahead_but_bounded(tmp_path, frames):
         assert first.index == 7 and len(pulled) == 3  # the frame itself + 2 ahead
         rest = list(it)
     assert len(rest) == 4
+    pulled.clear()
+    with FlowPipeline(tmp_path, offsets=(1,), workers=0) as fp:  # in-process: nothing ahead
+        assert next(fp.iterate(source())).index == 7 and len(pulled) == 1
 
 
 def test_pipeline_input_errors(tmp_path, frames):

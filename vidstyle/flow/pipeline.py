@@ -191,7 +191,9 @@ class FlowPipeline:
             # RAFT holds a network per process (on the GPU): one worker is enough to stay ahead.
             workers = 1 if self.backend.name == "raft" else default_workers()
         self.workers = max(0, int(workers))
-        self.ahead = max(1, int(ahead)) if ahead is not None else max(4, 2 * self.workers)
+        # Frames whose flow is requested before the current one is handed out (none when
+        # computing in this process: that would only delay the first frame).
+        self.ahead = max(0, int(ahead)) if ahead is not None else (max(4, 2 * self.workers) if self.workers else 0)
         self._local = _PairWorker(self.backend, params, self.cache)
         self._pool: cf.ProcessPoolExecutor | None = None
 
