@@ -5,5 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import VidstyleError
+from .settings import OptimSettings, StyleSettings
+from .stylize import Stylizer, optimize_image, stylize_image
 
-__all__ = ["VidstyleError", "__version__"]
+__all__ = ["OptimSettings", "StyleSettings", "Stylizer", "VidstyleError", "__version__", "optimize_image", "stylize_image"]

@@ -66,7 +66,7 @@ class OptimSettings(_Model):
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     iterations: int = Field(500, ge=1, description="iterations at the finest scale")
     coarse_iterations: int | None = Field(
-        None, ge=1, description="iterations at each coarser scale (default: same as iterations)"
+        None, ge=1, description="iterations at each coarser scale (default: half of iterations)"
     )
     learning_rate: float | None = Field(None, gt=0, description="default 1 for L-BFGS, 10 for Adam")
     history: int = Field(100, ge=1, le=1000, description="L-BFGS history length")
@@ -80,9 +80,9 @@ class OptimSettings(_Model):
 
     def iterations_at(self, scale: int, n_scales: int) -> int:
         """Iteration budget of scale ``scale`` (0 = coarsest) of ``n_scales``."""
-        if scale == n_scales - 1 or self.coarse_iterations is None:
+        if scale == n_scales - 1:
             return self.iterations
-        return self.coarse_iterations
+        return self.coarse_iterations if self.coarse_iterations is not None else max(1, self.iterations // 2)
 
 
 DEFAULT_IMAGE_SIZE = 512

@@ -26,7 +26,7 @@ def image_command(
     size: Annotated[int, typer.Option(help="Longest side of the result in pixels (0: content's size).")] = DEFAULT_IMAGE_SIZE,
     iterations: Annotated[int, typer.Option(help="Iterations at the finest scale.")] = default(O, "iterations"),
     coarse_iterations: Annotated[
-        int | None, typer.Option(help="Iterations at each coarser scale [default: same as --iterations].")
+        int | None, typer.Option(help="Iterations at each coarser scale [default: half of --iterations].")
     ] = None,
     content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = default(S, "content_weight"),
     style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = default(S, "style_weight"),
