@@ -86,3 +86,106 @@ class OptimSettings(_Model):
 
 
 DEFAULT_IMAGE_SIZE = 512
+
+
+class TemporalSettings(_Model):
+    """Video consistency (Ruder et al.): warped start, temporal losses, multipass schedule."""
+
+    temporal_weight: float = Field(1000.0, ge=0, description="weight of the short/long-term temporal loss")
+    long_term: tuple[int, ...] = Field(
+        (1,), description="earlier frames tied to each frame, e.g. (1,) short-term only, (1, 2, 4) long-term"
+    )
+    frame_iterations: int = Field(150, ge=1, description="iterations for each frame after a shot's first")
+    frame_scales: int = Field(1, ge=1, le=12, description="coarse-to-fine scales for frames after the first")
+    warm_start: bool = Field(True, description="start each frame from the warped previous result")
+    fill: Literal["content", "previous"] = Field(
+        "content", description="where the warp is unreliable, start from the content frame or the previous result"
+    )
+    passes: int = Field(1, ge=1, le=50, description="1: single sequential pass; more: Ruder's multipass")
+    pass_iterations: int = Field(100, ge=1, description="iterations per frame in each pass after the first")
+    temporal_from_pass: int = Field(2, ge=1, description="first pass that uses the temporal loss (multipass)")
+    blend: float = Field(1.0, ge=0, description="b in the multipass start (x_prev + b·c·ω(x_nbr)) / (1 + b·c)")
+
+    @field_validator("long_term")
+    @classmethod
+    def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(k < 1 for k in v) or len(set(v)) != len(v):
+            raise ValueError("long-term offsets must be distinct positive integers, e.g. 1,2,4")
+        return tuple(sorted(v))
+
+
+class FlowSettings(_Model):
+    """Optical flow used for the temporal terms."""
+
+    backend: Literal["dis", "farneback", "raft"] = "dis"
+    preset: Literal["ultrafast", "fast", "medium"] = Field("medium", description="DIS preset")
+    scale: float = Field(1.0, gt=0, le=1, description="estimate flow at this fraction of the frame size")
+    raft_weights: Path | None = Field(None, description="local RAFT state dict (backend raft)")
+    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes (default: cores - 1, at most 4)")
+
+
+class EncodeSettings(_Model):
+    """How the stylised frames are written out (the source's timing and audio are always kept)."""
+
+    codec: str | None = Field(None, description="h264 (default), h265, vp9, prores, ffv1")
+    crf: int | None = Field(None, ge=0, le=63)
+    preset: str | None = Field(None, description="encoder speed preset, e.g. medium")
+
+
+class RenderSettings(_Model):
+    """Everything that decides what one shot's stylised frames look like."""
+
+    size: int | None = Field(512, ge=16, description="longest side of the stylised frames (None: source size)")
+    styles: tuple[Path, ...] = Field((), description="style images (paintings); blend weights in style.style_blend")
+    style: StyleSettings = StyleSettings()
+    optim: OptimSettings = OptimSettings()
+    temporal: TemporalSettings = TemporalSettings()
+    flow: FlowSettings = FlowSettings()
+
+    @model_validator(mode="after")
+    def _blend_matches_styles(self) -> RenderSettings:
+        blend = self.style.style_blend
+        if blend is not None and self.styles and len(blend) != len(self.styles):
+            raise ValueError(f"style_blend has {len(blend)} weights for {len(self.styles)} style images")
+        return self
+
+    def independent(self) -> RenderSettings:
+        """The per-frame baseline: every frame optimised alone, like the first frame of a shot."""
+        return self.model_copy(
+            update={"temporal": self.temporal.model_copy(update={"warm_start": False, "temporal_weight": 0.0, "passes": 1})}
+        )
+
+
+# Presets for ``vidstyle render --preset``: overrides of the defaults above, by section.
+# Cost per frame is given for the frames after a shot's first (which gets optim.iterations at
+# the finest scale plus half that at each coarser one).
+PRESETS: dict[str, dict[str, dict[str, object]]] = {
+    # 1 pass × 60 iterations, short-term loss only.
+    "fast": {"optim": {"iterations": 200}, "temporal": {"frame_iterations": 60, "long_term": (1,)}},
+    # 1 pass × 150 iterations, long-term loss over frames 1, 2 and 4 back.
+    "balanced": {"optim": {"iterations": 400}, "temporal": {"frame_iterations": 150, "long_term": (1, 2, 4)}},
+    # Multipass: 1 independent pass + 7 alternating passes × 100 iterations (≈ 800 per frame).
+    "best": {
+        "optim": {"iterations": 500},
+        "temporal": {"passes": 8, "pass_iterations": 100, "frame_iterations": 100, "long_term": (1, 2, 4), "temporal_from_pass": 2},
+    },
+}
+DEFAULT_PRESET = "balanced"
+
+
+def apply_overrides(settings: RenderSettings, overrides: dict[str, object]) -> RenderSettings:
+    """``settings`` with a nested dict of overrides (section → field → value) applied and validated."""
+    data = settings.model_dump()
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return RenderSettings.model_validate(data)
+
+
+def preset_settings(name: str) -> RenderSettings:
+    """The defaults with a named preset applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} (expected {', '.join(PRESETS)})")
+    return apply_overrides(RenderSettings(), PRESETS[name])  # type: ignore[arg-type]
