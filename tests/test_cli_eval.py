@@ -1,0 +1,129 @@
+"""``vidstyle eval`` end to end on a real clip (table, JSON, plot, baseline) and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vidstyle.video import VideoWriter, open_video
+
+CLIP = "videos/vpf_dog_848x464_aac.mp4"  # 848x464, 96 frames
+
+
+@pytest.fixture(scope="module")
+def clips(media, tmp_path_factory):
+    """Eight frames of a real clip at 96 px: clean and with per-frame brightness flicker."""
+    folder = tmp_path_factory.mktemp("evalclips")
+    with open_video(media / CLIP, size=96, end="8f") as r:
+        frames = [f.image for f in r]
+        fps = r.info.fps
+    rng = np.random.default_rng(5)
+    for name, imgs in {
+        "clean.mp4": frames,
+        "flicker.mp4": [np.clip(f.astype(np.float32) + rng.uniform(-25, 25), 0, 255).astype(np.uint8) for f in frames],
+    }.items():
+        h, w = imgs[0].shape[:2]
+        with VideoWriter(folder / name, width=w, height=h, fps=fps, crf=12) as wr:
+            for img in imgs:
+                wr.write(img)
+    (folder / "notes.mp4").write_text("not a video\n")
+    return media / CLIP, folder
+
+
+def test_table_and_default_plot(cli, clips):
+    src, d = clips
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--baseline", d / "clean.mp4", "--end", "8f", "-q")
+    assert code == 0, err
+    for word in ("output", "baseline", "input", "mean", "median", "× input", "8 frames (7 pairs) at 96x52"):
+        assert word in out, out
+    plot = d / "flicker.eval.png"
+    assert f"plot: {plot}" in out
+    with Image.open(plot) as im:
+        assert im.format == "PNG" and im.size == (960, 460)
+    assert not list(d.glob(".*part*"))  # no temporary file left behind
+
+
+def test_json_only_on_stdout(cli, clips, tmp_path):
+    src, d = clips
+    plot = tmp_path / "curves.png"
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--json", "--plot", plot, "--preset", "fast", "-q")
+    assert code == 0, err
+    data = json.loads(out)  # nothing else on stdout
+    assert set(data["series"]) == {"input", "output"}
+    assert (data["width"], data["height"], data["frames"], data["pairs"]) == (96, 52, 8, 7)
+    assert data["flow"]["backend"]["preset"] == "fast" and data["flow"]["computed_on"] == "input"
+    o, i = data["series"]["output"], data["series"]["input"]
+    assert len(o["errors"]) == 7 and o["mean"] > 4 * i["mean"] > 0
+    assert o["relative_to_input"] == pytest.approx(o["mean"] / i["mean"])
+    assert data["pair_index"] == list(range(7))
+    assert data["plot"] == str(plot) and plot.is_file()
+
+
+def test_no_plot_and_flow_cache(cli, clips, tmp_path):
+    src, d = clips
+    cache = tmp_path / "cache"
+    args = ("eval", src, d / "clean.mp4", "--end", "8f", "--json", "--no-plot", "--cache", cache, "-q")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    entries = sorted(cache.rglob("*.vsflow"))
+    assert len(entries) == 7 and json.loads(out)["plot"] is None
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    code, out2, err = cli(*args)
+    assert code == 0, err
+    assert [p.stat().st_mtime_ns for p in entries] == stamps  # read back, not recomputed
+    assert json.loads(out2)["series"] == json.loads(out)["series"]
+    assert not list(d.glob("clean.eval.png"))
+
+
+def test_make_baseline_uses_the_render_hook(cli, clips, tmp_path, monkeypatch):
+    src, d = clips
+    calls = []
+
+    def render_baseline(input_path, output_path):
+        calls.append((input_path, output_path))
+        return d / "clean.mp4"
+
+    monkeypatch.setitem(sys.modules, "vidstyle.render", types.SimpleNamespace(render_baseline=render_baseline))
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot", "-q")
+    assert code == 0, err
+    assert calls == [(src, d / "flicker.mp4")]
+    assert json.loads(out)["series"]["baseline"]["file"] == str(d / "clean.mp4")
+
+
+def test_make_baseline_not_available_yet(cli, clips, monkeypatch):
+    src, d = clips
+    monkeypatch.setitem(sys.modules, "vidstyle.render", types.SimpleNamespace())
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--no-plot", "-q")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "not available yet" in err and "--baseline FILE" in err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["missing.mp4", "{d}/clean.mp4"], "missing.mp4: no such file"),
+        (["{src}", "{d}/gone.mp4"], "gone.mp4: no such file"),
+        (["{src}", "{d}/clean.mp4", "--baseline", "{d}/nope.mp4"], "nope.mp4: no such file"),
+        (["{src}", "{d}/notes.mp4"], "notes.mp4"),
+        (["{src}", "{d}/clean.mp4"], "{src} has 96 frames, {d}/clean.mp4 has 8 frames"),
+        (["{src}", "{d}/clean.mp4", "--end", "9f"], "{src} has 9 frames in the selected range, {d}/clean.mp4 has 8"),
+        (["{src}", "{d}/clean.mp4", "--end", "8f", "--plot", "{d}/no/such/dir/p.png"], "directory {d}/no/such/dir does not exist"),
+        (["{src}", "{d}/clean.mp4", "--end", "8f", "--plot", "{d}/p.jpg"], "p.jpg: the plot is a PNG"),
+        (["{src}", "{d}/clean.mp4", "--baseline", "{d}/clean.mp4", "--make-baseline"], "--make-baseline"),
+        (["{src}", "{d}/clean.mp4", "--frames", "1"], "--frames"),
+        (["{src}", "{d}/clean.mp4", "--backend", "pwc"], "flow backend 'pwc'"),
+        (["{src}", "{d}/clean.mp4", "--preset", "slow"], "preset"),
+    ],
+)
+def test_bad_input_is_one_line(cli, clips, args, message):
+    src, d = clips
+    before = sorted(p.name for p in d.iterdir())
+    code, out, err = cli("eval", *(a.format(src=src, d=d) for a in args), "-q")
+    assert code == 2 and out == "", err
+    assert len(err.strip().splitlines()) == 1 and message.format(src=src, d=d) in err, err
+    assert sorted(p.name for p in d.iterdir()) == before  # no plot, no partial file

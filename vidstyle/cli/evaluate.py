@@ -1,0 +1,203 @@
+"""``vidstyle eval INPUT OUTPUT``: temporal consistency (warping error) of a stylised video.
+
+The flow is computed once on INPUT (at OUTPUT's size) and applied to OUTPUT, to INPUT
+itself (the floor: what real motion, lighting and flow errors alone give) and, with
+``--baseline FILE`` or ``--make-baseline``, to a per-frame independent stylisation (the
+flicker that the temporal terms should remove). See :mod:`vidstyle.metrics` for the exact
+definition.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..chart import line_chart
+from ..errors import VidstyleError, file_error
+from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
+from ..fsutil import atomic_path, check_writable
+from ..metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
+from ..video import is_sequence_input
+from .app import app
+from .common import is_interactive, stderr_console
+from .flow import source_id
+
+ROW_ORDER = ("output", "baseline", REFERENCE)
+
+
+# ---------------------------------------------------------------------------------------
+# HOOK: the per-frame independent baseline. The render pipeline provides
+# ``vidstyle.render.render_baseline(input_path, output_path) -> Path``, which re-renders
+# INPUT frame by frame, independently, with the settings recorded in OUTPUT's metadata,
+# and returns the baseline video's path. Until it exists, --make-baseline says so.
+# ---------------------------------------------------------------------------------------
+def make_baseline(input_path: Path, output_path: Path) -> Path:
+    """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT."""
+    try:
+        render = importlib.import_module("vidstyle.render")
+    except ModuleNotFoundError as e:
+        if e.name != "vidstyle.render":
+            raise
+        render = None
+    render_baseline = getattr(render, "render_baseline", None)
+    if render_baseline is None:
+        raise VidstyleError(
+            "--make-baseline: rendering the per-frame baseline is not available yet "
+            "(vidstyle.render.render_baseline); render it and pass --baseline FILE"
+        )
+    return Path(render_baseline(input_path, output_path))
+
+
+def default_plot_path(output: Path) -> Path:
+    """``clip.mp4`` → ``clip.eval.png`` beside it; for an image sequence, beside its folder."""
+    if is_sequence_input(output):
+        folder = output if output.is_dir() else output.parent
+        return folder.parent / f"{folder.name or 'frames'}.eval.png"
+    return output.with_name(f"{output.stem}.eval.png")
+
+
+def write_plot(report: WarpingReport, path: Path, title: str) -> None:
+    """The per-pair error curves (dashed: means) as a PNG, written atomically."""
+    series = {n: report.series[n].errors.tolist() for n in ROW_ORDER if n in report.series}
+    means = {n: report.series[n].mean for n in series}
+    image = line_chart(
+        report.index,
+        series,
+        title=title,
+        xlabel="input frame t (pair t -> next frame)",
+        ylabel="warping error (RGB MSE, values 0-1)",
+        means=means,
+    )
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format="PNG")
+    except OSError as e:
+        raise file_error(path, f"cannot write the plot ({e.strerror or e})") from None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.5f}" if math.isfinite(v) else "n/a"
+
+
+def print_table(report: WarpingReport, console: Console) -> None:
+    """The results table and one line on how they were measured."""
+    table = Table(title=f"{METRIC_NAME}, lower is steadier", title_justify="left")
+    for col, justify in (("video", "left"), ("file", "left"), ("mean", "right"), ("median", "right"),
+                         ("max", "right"), ("× input", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name in ROW_ORDER:
+        if name not in report.series:
+            continue
+        s = report.series[name]
+        rel = report.relative(name)
+        table.add_row(name, s.source or "", _fmt(s.mean), _fmt(s.median), _fmt(s.max),
+                      f"{rel:.2f}" if math.isfinite(rel) else "n/a")
+    console.print(table)
+    flow = report.flow
+    how = ", ".join(f"{k} {v}" for k, v in flow.items() if k != "name" and v is not None)
+    console.print(
+        f"{report.frames} frames ({report.pairs} pairs) at {report.size[0]}x{report.size[1]}; "
+        f"flow {flow.get('name')} ({how}) on the input; non-occluded pixels "
+        f"{100 * float(report.valid_fraction.mean()):.1f}% on average"
+        + (f"; {report.skipped} pairs without any valid pixel left out" if report.skipped else "")
+    )
+
+
+@app.command("eval")
+def eval_command(
+    input: Annotated[Path, typer.Argument(help="The source video (flow is computed on it).", show_default=False)],
+    output: Annotated[Path, typer.Argument(help="The stylised video to judge.", show_default=False)],
+    baseline: Annotated[
+        Path | None, typer.Option(help="An already rendered per-frame independent stylisation to compare with.")
+    ] = None,
+    make_baseline_: Annotated[
+        bool,
+        typer.Option("--make-baseline", help="Render the per-frame baseline with OUTPUT's settings first (slow)."),
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (nothing else).")] = False,
+    plot: Annotated[Path | None, typer.Option(help="PNG of the per-frame errors [default: OUTPUT.eval.png].")] = None,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not write the plot.")] = False,
+    start: Annotated[
+        str | None, typer.Option(help="First INPUT frame OUTPUT was rendered from: seconds (2.5, 1:02.5) or 120f.")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="End of that INPUT range (exclusive), same forms.")] = None,
+    stride: Annotated[int, typer.Option(help="INPUT stride OUTPUT was rendered with.")] = 1,
+    frames: Annotated[int | None, typer.Option(help="Evaluate only the first N aligned frames.")] = None,
+    backend: Annotated[str, typer.Option(help="Flow backend: dis, farneback or raft.")] = DEFAULT_BACKEND,
+    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = DEFAULT_DIS_PRESET,
+    refine: Annotated[int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")] = None,
+    scale: Annotated[float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")] = 1.0,
+    raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (RAFT only).")] = "auto",
+    cache: Annotated[
+        Path | None, typer.Option(help="Flow cache folder: a repeated eval of the same INPUT reuses its flow.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Measure how much OUTPUT flickers: the warping error (Lai et al. 2018) of OUTPUT, of
+    INPUT itself and optionally of a per-frame baseline, with flow computed on INPUT.
+
+    Every video is evaluated at OUTPUT's size. Frames are aligned by order, so OUTPUT must
+    have as many frames as the INPUT range selected by --start/--end/--stride. Prints a
+    table (or --json) and writes a PNG plot of the per-frame errors.
+    """
+    if baseline is not None and make_baseline_:
+        raise VidstyleError("--baseline and --make-baseline: give one or the other")
+    if stride < 1:
+        raise VidstyleError("--stride: must be 1 or more")
+    if frames is not None and frames < 2:
+        raise VidstyleError("--frames: need at least 2 frames to measure temporal consistency")
+    for path in (input, output, baseline):
+        if path is not None and not path.exists():
+            raise file_error(path, "no such file")
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise file_error(cache, "exists and is not a directory")
+    plot_path = None if no_plot else (plot if plot is not None else default_plot_path(output))
+    if plot_path is not None:
+        if plot_path.suffix.lower() != ".png":
+            raise file_error(plot_path, "the plot is a PNG; give a name ending in .png")
+        check_writable(plot_path)
+
+    options: dict[str, Any] = {"scale": scale}
+    kind = backend.strip().lower()
+    if kind == "dis":
+        options.update(preset=preset, refine=refine)
+    elif kind == "raft":
+        options.update(weights_path=raft_weights, device=device)
+    flow_backend = make_backend(backend, **options)
+
+    if make_baseline_:
+        baseline = make_baseline(input, output)
+
+    errors = stderr_console(quiet or not is_interactive())
+    progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=errors, disable=errors.quiet)
+    with progress:
+        task = progress.add_task("eval", total=None)
+        report = evaluate_files(
+            input, output, baseline, start=start, end=end, stride=stride, frames=frames, backend=flow_backend,
+            cache_dir=cache, source=source_id(input), progress=lambda n, total: progress.update(task, completed=n, total=total),
+        )
+
+    if plot_path is not None:
+        write_plot(report, plot_path, f"Warping error per frame pair: {output.name}")
+    warn = stderr_console(False)
+    for note in report.notes:
+        warn.print(f"note: {note}", markup=False, soft_wrap=True)
+    if json_:
+        data = report.to_dict()
+        data["plot"] = None if plot_path is None else str(plot_path)
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console = Console(highlight=False)
+    print_table(report, console)
+    if plot_path is not None:
+        console.print(f"plot: {plot_path}", markup=False)
