@@ -109,8 +109,8 @@ class TemporalSettings(_Model):
     @field_validator("long_term")
     @classmethod
     def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if not v or any(k < 1 for k in v) or len(set(v)) != len(v):
-            raise ValueError("long-term offsets must be distinct positive integers, e.g. 1,2,4")
+        if not v or any(k < 1 for k in v) or len(set(v)) != len(v) or 1 not in v:
+            raise ValueError("long-term offsets must be distinct positive integers including 1, e.g. 1,2,4")
         return tuple(sorted(v))
 
 

@@ -1,0 +1,215 @@
+"""Running one shot's schedule: optimise each task's frame and store it durably in the job.
+
+Every frame continues from the *stored* (8-bit, lossless PNG) results of the frames it
+depends on, so a render resumed after a crash computes exactly what an uninterrupted one
+would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .flow import FlowPipeline
+from .flow.pipeline import FrameFlows
+from .flow.warp import flow_to_tensor
+from .images import from_uint8, to_uint8
+from .job import FrameRecord, Job, ResultRecord
+from .optimize import Iterate
+from .schedule import Task, shot_schedule
+from .settings import OptimSettings, RenderSettings
+from .stylize import Stylizer, optimize_image
+from .temporal import WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
+
+
+@dataclass
+class FrameFinished:
+    """Progress event: one task's frame is stored (or was already, ``skipped``)."""
+
+    shot: int
+    pass_: int
+    pos: int
+    seconds: float
+    losses: dict[str, float]
+    skipped: bool
+
+
+IterationCallback = Callable[[Iterate], None]
+FrameCallback = Callable[[FrameFinished], None]
+
+
+def task_optim(task: Task, settings: RenderSettings) -> OptimSettings:
+    """The optimisation budget of a task."""
+    t, optim = settings.temporal, settings.optim
+    if task.kind == "alone":
+        if task.first_of_shot:
+            return optim  # a shot's first frame, or every frame of the per-frame baseline
+        return optim.model_copy(update={"iterations": t.pass_iterations, "coarse_iterations": None})
+    iterations = t.frame_iterations if task.kind == "sequential" else t.pass_iterations
+    return optim.model_copy(update={"iterations": iterations, "coarse_iterations": None, "scales": t.frame_scales})
+
+
+def _weights_tensor(weights: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(np.asarray(weights, np.float32)).to(device)[None, None]
+
+
+class ShotRunner:
+    """Runs the passes of a shot against a job, skipping what is already stored."""
+
+    def __init__(
+        self,
+        job: Job,
+        frames: list[FrameRecord],
+        stylizer: Stylizer,
+        settings: RenderSettings,
+        *,
+        flow_source: str,
+        on_iteration: IterationCallback | None = None,
+        on_frame: FrameCallback | None = None,
+    ) -> None:
+        self.job, self.frames, self.stylizer, self.settings = job, frames, stylizer, settings
+        self.device = stylizer.device
+        self.flow_source = flow_source
+        self.on_iteration, self.on_frame = on_iteration, on_frame
+        self._memo: OrderedDict[tuple[int, int], Tensor] = OrderedDict()
+        self._memo_size = max(settings.temporal.long_term) + 2
+
+    # -- stored results ---------------------------------------------------------------
+    def _remember(self, key: tuple[int, int], image: Tensor) -> None:
+        self._memo[key] = image
+        self._memo.move_to_end(key)
+        while len(self._memo) > self._memo_size:
+            self._memo.popitem(last=False)
+
+    def _result(self, pass_: int, pos: int, done: Mapping[tuple[int, int], ResultRecord]) -> Tensor:
+        """A stored result (0–255, on the device), as the later frames must see it."""
+        key = (pass_, pos)
+        if key not in self._memo:
+            self._remember(key, from_uint8(self.job.load_result(done[key])).to(self.device) * 255.0)
+        return self._memo[key]
+
+    # -- running ----------------------------------------------------------------------
+    def run(self, shot: int, start: int, end: int, done: dict[tuple[int, int], ResultRecord]) -> None:
+        """Compute every task of the shot not in ``done``; ``done`` is updated as results land."""
+        t = self.settings.temporal
+        flow = self.settings.flow
+        needs_flow = t.passes > 1 or t.warm_start or t.temporal_weight > 0
+        with contextlib.ExitStack() as stack:
+            pipeline = None
+            if needs_flow and end - start > 1:
+                pipeline = stack.enter_context(
+                    FlowPipeline(
+                        self.job.flow_dir,
+                        t.long_term,
+                        backend=flow.backend,
+                        backend_options=_backend_options(flow),
+                        workers=flow.workers,
+                        source=self.flow_source,
+                    )
+                )
+            for tasks in shot_schedule(shot, start, end, t):
+                self._run_pass(tasks, done, pipeline)
+
+    def _run_pass(
+        self, tasks: list[Task], done: dict[tuple[int, int], ResultRecord], pipeline: FlowPipeline | None
+    ) -> None:
+        todo = [k for k, task in enumerate(tasks) if (task.pass_, task.pos) not in done]
+        for task in tasks[: todo[0] if todo else len(tasks)]:
+            self._report_skip(task, done)
+        if not todo:
+            return
+        uses_flow = pipeline is not None and any(task.start_from is not None or task.neighbours for task in tasks)
+        # Feed the flow pipeline from far enough back that the first task to do gets all its links.
+        first = max(0, todo[0] - max(self.settings.temporal.long_term)) if uses_flow else todo[0]
+        seq = tasks[first:]
+        frames = ((task.pos, self.job.load_content(self.frames[task.pos])) for task in seq)
+        flows = pipeline.iterate(frames) if uses_flow and pipeline is not None else None
+        for task in seq:
+            ff = next(flows) if flows is not None else None
+            key = (task.pass_, task.pos)
+            if key in done:
+                self._report_skip(task, done)
+                continue
+            content = ff.image if ff is not None else self.job.load_content(self.frames[task.pos])
+            began = time.perf_counter()
+            image, losses = self._optimise(task, content, ff, done)
+            seconds = time.perf_counter() - began
+            stored = to_uint8(image)
+            done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses)
+            self._remember(key, from_uint8(stored).to(self.device) * 255.0)
+            if self.on_frame is not None:
+                self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, seconds, losses, skipped=False))
+
+    def _report_skip(self, task: Task, done: Mapping[tuple[int, int], ResultRecord]) -> None:
+        if self.on_frame is not None:
+            rec = done[(task.pass_, task.pos)]
+            self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, rec.seconds, rec.losses, skipped=True))
+
+    def _optimise(
+        self, task: Task, content_u8: np.ndarray, ff: FrameFlows | None, done: Mapping[tuple[int, int], ResultRecord]
+    ) -> tuple[Tensor, dict[str, float]]:
+        t = self.settings.temporal
+        content = from_uint8(content_u8).to(self.device)
+        init: Tensor | None = None
+        tied: list[WarpedFrame] = []
+        if task.kind != "alone":
+            assert ff is not None or (task.start_from is None and not task.neighbours)
+            links = ff.links if ff is not None else {}
+            for n in task.neighbours:
+                link = links[abs(n - task.pos)]
+                w = warp_previous(
+                    self._result(task.pass_, n, done),
+                    flow_to_tensor(link.flow, self.device),
+                    _weights_tensor(link.long_weights, self.device),
+                )
+                tied.append(WarpedFrame(self.stylizer.network_view(w.image), w.weights))
+            start = None
+            if task.start_from is not None:
+                link = links[1]
+                start = warp_previous(
+                    self._result(task.pass_, task.start_from, done),
+                    flow_to_tensor(link.flow, self.device),
+                    _weights_tensor(link.weights, self.device),
+                )
+            if task.kind == "sequential":
+                if start is not None:
+                    fill = content * 255.0 if t.fill == "content" else self._result(task.pass_, task.start_from, done)
+                    init = warped_start(start, fill) / 255.0
+            else:
+                init = multipass_start(self._result(task.pass_ - 1, task.pos, done), start, t.blend) / 255.0
+        extra = None
+        if tied and t.temporal_weight > 0:
+            extra = lambda size: {"temporal": temporal_term(tied, t.temporal_weight, size)}  # noqa: E731
+        last: list[Iterate] = []
+
+        def report(it: Iterate) -> None:
+            last[:1] = [it]
+            if self.on_iteration is not None:
+                self.on_iteration(it)
+
+        image = optimize_image(
+            self.stylizer,
+            content,
+            task_optim(task, self.settings),
+            init=init,
+            extra_terms=extra,
+            callback=report,
+            context={"shot": task.shot, "pass": task.pass_, "pos": task.pos, "kind": task.kind},
+        )
+        losses = {k: round(v, 4) for k, v in last[0].losses().items()} if last else {}
+        return image, losses
+
+
+def _backend_options(flow) -> dict[str, object]:  # noqa: ANN001 - FlowSettings
+    if flow.backend == "dis":
+        return {"preset": flow.preset, "scale": flow.scale}
+    if flow.backend == "farneback":
+        return {"scale": flow.scale}
+    return {"weights_path": flow.raft_weights, "scale": flow.scale}
