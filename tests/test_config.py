@@ -281,3 +281,15 @@ def test_find_shots_with_given_cuts(tmp_path):
     assert [(s.start, s.end) for s in shots] == [(0, 15), (15, 30), (30, 48)]
     none = ShotsSection(cuts="none").find_shots(dog, start="1s")
     assert len(none) == 1 and none[0].first_frame == 30
+
+
+def test_split_frames_the_renderer_decoded(tmp_path):
+    from vidstyle.video import open_video
+    dog = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
+    with open_video(dog, size=32, start="10f", stride=2) as reader:
+        frames = list(reader)
+    shots = ShotsSection(cuts=(Position(seconds=1.0),)).split(dog, frames, start="10f", stride=2)
+    assert [(s.start, s.end, s.first_frame) for s in shots] == [(0, 10, 10), (10, 43, 30)]
+    assert [s.frames for s in shots] == [10, 33]
+    auto = ShotsSection(analysis_size=64).split(dog, [(f.index, f.time) for f in frames], start="10f", stride=2)
+    assert len(auto) == 1 and auto[0].end == len(frames)

@@ -85,6 +85,7 @@ from .shots import (
     MIN_SCORE,
     MIN_SHOT_SECONDS,
     Detector,
+    FrameTimes,
     Shot,
     analyse_cuts,
     frame_times,
@@ -174,6 +175,23 @@ class ShotsSection(_Model):
             return analyse_cuts(path, start=start, end=end, stride=stride, **self.detector_options()).shots()
         frames = frame_times(path, start=start, end=end, stride=stride)
         return shots_from_cuts(frames, () if self.cuts == "none" else self.cuts)
+
+    def split(self, path: str | Path, frames: Sequence[Any], *, start: PositionLike | None = None,
+              end: PositionLike | None = None, stride: int = 1) -> list[Shot]:
+        """Shots over frames a renderer already decoded (objects with ``index`` and ``time``,
+        or (index, time) pairs), decoded from ``path`` with this ``start``/``end``/``stride``.
+
+        Detected cuts are matched to ``frames`` by source frame index, so a file that ends
+        early still gets consistent shots.
+        """
+        pairs = [(int(f[0]), float(f[1])) if isinstance(f, (tuple, list)) else (f.index, f.time) for f in frames]
+        cuts: Sequence[Position] = ()
+        if self.cuts == "auto":
+            found = analyse_cuts(path, start=start, end=end, stride=stride, **self.detector_options()).cuts
+            cuts = [Position(frame=c.index) for c in found]
+        elif self.cuts != "none":
+            cuts = self.cuts
+        return shots_from_cuts(FrameTimes.from_pairs(pairs, stride=stride), cuts)
 
 
 # -- [[shot]] blocks --------------------------------------------------------------------------

@@ -144,6 +144,11 @@ class Shot:
         return self.end - self.start
 
     @property
+    def frames(self) -> int:
+        """Number of processed frames (as ``render.ShotSpan.frames``)."""
+        return self.end - self.start
+
+    @property
     def middle_time(self) -> float:
         """Seconds halfway through the shot."""
         return 0.5 * (self.start_time + self.end_time)
