@@ -49,9 +49,15 @@ class ShotSpan:
 
 
 class ShotPlan(Protocol):
-    """Per-shot settings (a TOML config implements this); a plain RenderSettings is one plan for all."""
+    """Per-shot settings (a TOML config implements this); a plain RenderSettings is one plan for all.
 
-    def settings_for(self, shot: ShotSpan) -> RenderSettings: ...
+    ``settings`` holds what applies to the whole video (the frame size).
+    """
+
+    @property
+    def settings(self) -> RenderSettings: ...
+
+    def settings_for(self, shot: Any) -> RenderSettings: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +187,7 @@ def render(
     if not implicit and job_dir.exists() and not job_dir.is_dir():
         raise file_error(job_dir, "exists and is not a directory")
     j = Job(job_dir)
-    base = plan.settings_for(ShotSpan(0, 0, 1))
+    base = plan.settings
     decode_key = {"input": _input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
 
     with j.locked():
@@ -400,10 +406,14 @@ def render_baseline(
 @dataclasses.dataclass(frozen=True)
 class _RecordedPlan:
     spans: tuple[ShotSpan, ...]
-    settings: tuple[RenderSettings, ...]
+    per_shot: tuple[RenderSettings, ...]
 
-    def settings_for(self, shot: ShotSpan) -> RenderSettings:
-        for span, st in zip(self.spans, self.settings):
+    @property
+    def settings(self) -> RenderSettings:
+        return self.per_shot[0]
+
+    def settings_for(self, shot: Any) -> RenderSettings:
+        for span, st in zip(self.spans, self.per_shot):
             if span.start <= shot.start < span.end:
                 return st
-        return self.settings[0]
+        return self.per_shot[0]

@@ -18,11 +18,11 @@ except ImportError:  # pragma: no cover - older typer
 
 # Command modules register themselves on import (order = order in --help).
 # (command imports below)
-from . import probe as _probe  # noqa: E402,F401
 from . import image as _image  # noqa: E402,F401
 from . import render as _render  # noqa: E402,F401
-from . import flow as _flow  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
+from . import probe as _probe  # noqa: E402,F401
+from . import flow as _flow  # noqa: E402,F401
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

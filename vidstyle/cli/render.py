@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from ..config import config_from_options, load_config
 from ..errors import VidstyleError
 from ..render import render
-from ..settings import DEFAULT_PRESET, PRESETS, EncodeSettings, RenderSettings, apply_overrides, preset_settings
+from ..settings import DEFAULT_PRESET, PRESETS
 from .app import app
-from .common import build_settings, parse_floats, stderr_console
+from .common import parse_floats, stderr_console
 from .progress import JsonLinesReporter, RichReporter, Silent
 
 _PRESET_HELP = (
@@ -48,8 +49,10 @@ def render_command(
     input: Annotated[Path, typer.Argument(help="Video file, image folder or printf pattern.", show_default=False)],
     styles: Annotated[list[Path] | None, typer.Argument(help="Style images (paintings).", show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output video (or image folder).", show_default=False)] = None,
-    preset: Annotated[str, typer.Option(help=_PRESET_HELP)] = DEFAULT_PRESET,
-    size: Annotated[int | None, typer.Option(help="Longest side of the stylised frames [default: 512].")] = None,
+    preset: Annotated[str | None, typer.Option(help=_PRESET_HELP + f" [default: {DEFAULT_PRESET}]")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config: settings, cuts and per-shot overrides (see configs/).")] = None,
+    cuts: Annotated[str | None, typer.Option(help="Shots: auto (detect cuts), none, or a list like 11.8,15.7s,360f [default: auto].")] = None,
+    size: Annotated[int | None, typer.Option(help="Longest side of the stylised frames, 0 for the source's [default: 512].")] = None,
     job: Annotated[Path | None, typer.Option(help="Job directory: keeps all work; the same command resumes it.")] = None,
     keep_job: Annotated[bool, typer.Option(help="Keep the default job directory (OUTPUT.vidstyle-job) after success.")] = False,
     redo_changed: Annotated[bool, typer.Option(help="Redo the shots whose settings differ from the job's.")] = False,
@@ -89,10 +92,10 @@ def render_command(
     """Paint INPUT in the style of STYLES, frame by frame with temporal consistency, into --output."""
     if output is None:
         raise VidstyleError("--output: missing (vidstyle render INPUT STYLE... -o OUTPUT)")
-    if preset not in PRESETS:
+    if preset is not None and preset not in PRESETS:
         raise VidstyleError(f"--preset: unknown preset {preset!r} (expected {', '.join(PRESETS)})")
-    overrides = _nested(
-        top={"size": size, "styles": tuple(styles) if styles else None},
+    options = _nested(
+        top={"preset": preset, "size": size, "styles": [str(p) for p in styles] if styles else None},
         style={"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
                "style_blend": parse_floats(style_blend, "--style-blend"), "style_scale": style_scale,
                "preserve_colors": preserve_colors},
@@ -100,18 +103,30 @@ def render_command(
         temporal={"frame_iterations": frame_iterations, "passes": passes, "pass_iterations": pass_iterations,
                   "temporal_from_pass": temporal_from_pass, "long_term": _ints(long_term, "--long-term"),
                   "temporal_weight": temporal_weight, "blend": blend, "fill": fill, "warm_start": warm_start},
-        flow={"backend": flow_backend, "preset": flow_preset, "workers": flow_workers, "raft_weights": raft_weights},
+        flow={"backend": flow_backend, "preset": flow_preset, "workers": flow_workers,
+              "raft_weights": str(raft_weights) if raft_weights else None},
+        encode={"codec": codec, "crf": crf, "preset": encoder_preset},
+        shots={"cuts": cuts},
     )  # fmt: skip
-    settings = _validated(preset_settings(preset), overrides)
-    if not settings.styles:
-        raise VidstyleError("no style image given (vidstyle render INPUT STYLE... -o OUTPUT)")
-    encode = build_settings(EncodeSettings, {"codec": codec, "crf": crf, "preset": encoder_preset})
+    try:
+        cfg = load_config(config).with_overrides(options) if config else config_from_options(options)
+    except VidstyleError as e:
+        raise VidstyleError(_option_names(str(e))) from None
+    if not cfg.settings.styles:
+        raise VidstyleError("no style image given (vidstyle render INPUT STYLE... -o OUTPUT, or styles in --config)")
     console = stderr_console(quiet or json_progress)
     reporter = JsonLinesReporter(sys.stdout) if json_progress else Silent() if quiet else RichReporter(console)
+
+    def split(path: Path, frames: list) -> list:  # noqa: ANN001 - the renderer's frame records
+        shots = cfg.shots.split(path, frames, start=start, end=end, stride=stride)
+        for line in cfg.unmatched_blocks(shots):
+            console.print(f"warning: {cfg.source}: {line}")
+        return shots
+
     with reporter:
         result = render(
-            input, output, settings, job=job, keep_job=keep_job, start=start, end=end, stride=stride,
-            encode=encode, device=device, redo_changed=redo_changed, progress=reporter,
+            input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
+            encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
         )  # fmt: skip
     if not json_progress:
         console.print(
@@ -121,17 +136,21 @@ def render_command(
         )
 
 
-def _validated(base: RenderSettings, overrides: dict[str, Any]) -> RenderSettings:
-    """Apply CLI overrides; a validation error names the option."""
-    from pydantic import ValidationError
+_OPTION_OF = {("flow", "preset"): "--flow-preset", ("flow", "backend"): "--flow-backend",
+              ("flow", "workers"): "--flow-workers", ("encode", "preset"): "--encoder-preset", ("shots", "cuts"): "--cuts"}
 
-    try:
-        return apply_overrides(base, overrides)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-        field = loc[-1] if loc else "settings"
-        option = {"preset": "--flow-preset", "backend": "--flow-backend", "workers": "--flow-workers"}.get(
-            field, "--" + field.replace("_", "-")
-        )
-        raise VidstyleError(f"{option}: {err.get('msg', 'invalid value')}") from None
+
+def _option_names(message: str) -> str:
+    """``command line: style.style_weight: …`` → ``--style-weight: …`` (the option the user typed)."""
+    prefix = "command line: "
+    if not message.startswith(prefix):
+        return message
+    key, sep, rest = message[len(prefix):].partition(": ")
+    parts = tuple(key.split("."))
+    if not sep or not parts[-1]:
+        return message
+    if parts[-1].startswith("styles") and ": " in rest:  # "style image not found: PATH" → "PATH: …"
+        what, _, path = rest.rpartition(": ")
+        return f"{path}: {what}"
+    option = _OPTION_OF.get(parts[-2:], "--" + parts[-1].replace("_", "-"))
+    return f"{option}: {rest}"
