@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - older typer
 from . import image as _image  # noqa: E402,F401
 from . import render as _render  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
+from . import status as _status  # noqa: E402,F401
 from . import probe as _probe  # noqa: E402,F401
 from . import flow as _flow  # noqa: E402,F401
 

@@ -30,11 +30,12 @@ class RateColumn(TextColumn):
             return Text("–/min  ETA –", style="progress.remaining")
         per = seconds / computed
         left = (task.total or 0) - task.completed
-        eta = _clock(left * per)
+        eta = clock(left * per)
         return Text(f"{60.0 / per:.1f}/min  ETA {eta}", style="progress.remaining")
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Seconds as m:ss or h:mm:ss."""
     s = int(round(seconds))
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
