@@ -12,3 +12,7 @@ class VidstyleError(Exception):
 def file_error(path: str | PathLike[str], problem: str) -> VidstyleError:
     """An error that names the file first, e.g. ``clip.mp4: not a video``."""
     return VidstyleError(f"{path}: {problem}")
+
+
+class Interrupted(VidstyleError):
+    """The user stopped the work (Ctrl-C); the message says what was kept and how to go on."""

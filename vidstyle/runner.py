@@ -131,11 +131,12 @@ class ShotRunner:
         seq = tasks[first:]
         frames = ((task.pos, self.job.load_content(self.frames[task.pos])) for task in seq)
         flows = pipeline.iterate(frames) if uses_flow and pipeline is not None else None
-        for task in seq:
+        for k, task in enumerate(seq, start=first):
             ff = next(flows) if flows is not None else None
             key = (task.pass_, task.pos)
             if key in done:
-                self._report_skip(task, done)
+                if k >= todo[0]:  # the ones before were reported above; they only feed the flow
+                    self._report_skip(task, done)
                 continue
             content = ff.image if ff is not None else self.job.load_content(self.frames[task.pos])
             began = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import VidstyleError
+from ..errors import Interrupted, VidstyleError
 from .app import app
 
 try:  # typer >= 0.29 vendors click
@@ -43,13 +43,17 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(f"{where}: {e.format_message()}")
     except ClickException as e:
         return _fail(e.format_message())
+    except Interrupted as e:
+        print(f"vidstyle: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except VidstyleError as e:
         return _fail(str(e))
-    except KeyboardInterrupt:
-        print("vidstyle: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # outside a command (typer turns one inside into exit code 130)
+        rv = EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    if rv == EXIT_INTERRUPTED:
+        print("vidstyle: interrupted", file=sys.stderr)
     return rv if isinstance(rv, int) else 0
 
 

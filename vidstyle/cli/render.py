@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from ..config import config_from_options, load_config
-from ..errors import VidstyleError
-from ..render import render
+from ..errors import Interrupted, VidstyleError
+from ..render import default_job_dir, render
 from ..settings import DEFAULT_PRESET, PRESETS
 from .app import app
 from .common import parse_floats, stderr_console
@@ -123,11 +123,15 @@ def render_command(
             console.print(f"warning: {cfg.source}: {line}")
         return shots
 
-    with reporter:
-        result = render(
-            input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
-            encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
-        )  # fmt: skip
+    try:
+        with reporter:
+            result = render(
+                input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
+                encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        kept = job or default_job_dir(output)
+        raise Interrupted(f"interrupted; finished frames are kept in {kept}; run the same command to resume") from None
     if not json_progress:
         console.print(
             f"wrote {result.output}: {result.frames} frames, {result.shots} shot(s), "
