@@ -1,7 +1,9 @@
 """Benchmark: temporal consistency and style fit of each preset on real clips.
 
-For each clip and preset: render, render the per-frame independent baseline at the same
-settings, then measure on the same network and flow:
+For each clip and preset: render, then measure against the per-frame independent baseline
+(every frame optimised alone with the --baseline-preset's first-frame budget, default
+balanced's 400 iterations: one baseline per clip, at least as strong as each preset's
+own), on the same network and flow:
 
 * warping error (Lai et al. 2018, flow on the input) of the render, the baseline and the input;
 * mean style loss of the render's and the baseline's frames (each frame against its own
@@ -83,7 +85,9 @@ def run(clip: Path, preset: str, args: argparse.Namespace, workdir: Path, device
     t0 = time.perf_counter()
     render(clip, out, settings, end=end, device=device, progress=None)
     seconds = time.perf_counter() - t0
-    base_settings = settings.independent()
+    base_settings = apply_overrides(
+        preset_settings(args.baseline_preset), {"size": args.size, "styles": (str(args.style),), **parse_set(args.set)}
+    ).independent()
     key = (str(clip), base_settings.model_dump_json())
     if key not in cache:
         base = workdir / f"{clip.stem}.baseline{len(cache)}.mp4"
@@ -117,6 +121,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None, help="longest side (default 128 on CPU, 512 on CUDA)")
     ap.add_argument("--preset", action="append", choices=list(PRESETS))
     ap.add_argument("--set", action="append", default=[], help="override, e.g. temporal.temporal_weight=1e4")
+    ap.add_argument("--baseline-preset", default="balanced", choices=list(PRESETS),
+                    help="first-frame budget of the per-frame baseline, shared by all presets of a clip")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "temporal.json")
     args = ap.parse_args()

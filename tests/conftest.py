@@ -48,3 +48,9 @@ def cli(capsys):
         return code, out.out, out.err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def sample_clip() -> Path:
+    """The bundled real clip (dog jumping a log, 848x464, 96 frames, AAC stereo)."""
+    return REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"

@@ -12,14 +12,13 @@ from PIL import Image
 
 from vidstyle.video import VideoWriter, open_video
 
-CLIP = "videos/vpf_dog_848x464_aac.mp4"  # 848x464, 96 frames
 
 
 @pytest.fixture(scope="module")
-def clips(media, tmp_path_factory):
+def clips(sample_clip, tmp_path_factory):
     """Eight frames of a real clip at 96 px: clean and with per-frame brightness flicker."""
     folder = tmp_path_factory.mktemp("evalclips")
-    with open_video(media / CLIP, size=96, end="8f") as r:
+    with open_video(sample_clip, size=96, end="8f") as r:
         frames = [f.image for f in r]
         fps = r.info.fps
     rng = np.random.default_rng(5)
@@ -32,7 +31,7 @@ def clips(media, tmp_path_factory):
             for img in imgs:
                 wr.write(img)
     (folder / "notes.mp4").write_text("not a video\n")
-    return media / CLIP, folder
+    return sample_clip, folder
 
 
 def test_table_and_default_plot(cli, clips):

@@ -59,8 +59,8 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         proc = subprocess.Popen(_cli(out, job), env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
         if kills < 8:
-            try:
-                proc.wait(timeout=rng.uniform(0.3, full))
+            try:  # anywhere in a run: start-up, decoding, flow, optimising, storing, encoding
+                proc.wait(timeout=rng.uniform(0.3, 0.8 * full))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # the render and its flow workers, as in a crash
                 proc.wait()
@@ -69,7 +69,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()
         break
-    assert kills >= 4, f"only {kills} kills landed; the render finished too quickly to test"
+    assert kills >= 3, f"only {kills} kills landed; the render finished too quickly to test"
 
     ref_rows, rows = _results(ref_job), _results(job)
     keys = [(r["pass"], r["pos"]) for r in rows]
@@ -148,6 +148,9 @@ def test_changed_settings_refuse_to_resume_and_redo_only_the_changed_shot(tmp_pa
         render(CLIP, out, changed, end="6f", job=job, cuts=_two_shots, device="cpu")
     result = render(CLIP, out, changed, end="6f", job=job, cuts=_two_shots, device="cpu", redo_changed=True)
     assert result.computed == 3 and result.reused == 3
+    # Temporal terms never cross the cut: no flow was computed between frames 2 and 3.
+    pairs = {p.stem for p in (job / "flow").rglob("*.vsflow")}
+    assert pairs == {"000000-000001", "000001-000002", "000003-000004", "000004-000005"}, pairs
     # A different frame selection is a different job.
     with pytest.raises(VidstyleError, match="frame selection changed"):
         render(CLIP, out, changed, end="5f", job=job, cuts=_two_shots, device="cpu")

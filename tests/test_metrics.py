@@ -24,7 +24,6 @@ from vidstyle.metrics import (
 )
 from vidstyle.video import VideoWriter, open_video
 
-CLIP = "videos/vpf_dog_848x464_aac.mp4"  # dog jumping over a log, 848x464, 96 frames
 H, W = 64, 96
 
 
@@ -164,17 +163,17 @@ def write_clip(path, frames, fps) -> None:
 
 
 @pytest.fixture(scope="module")
-def dog_clips(media, tmp_path_factory):
+def dog_clips(sample_clip, tmp_path_factory):
     """The first 12 frames of a real clip at 128 px, re-encoded clean and with brightness flicker."""
     folder = tmp_path_factory.mktemp("dog")
-    with open_video(media / CLIP, size=128, end="12f") as r:
+    with open_video(sample_clip, size=128, end="12f") as r:
         frames = [f.image for f in r]
         fps = r.info.fps
     rng = np.random.default_rng(3)
     flick = [np.clip(f.astype(np.float32) + rng.uniform(-20, 20), 0, 255).astype(np.uint8) for f in frames]
     write_clip(folder / "clean.mp4", frames, fps)
     write_clip(folder / "flicker.mp4", flick, fps)
-    return media / CLIP, folder / "clean.mp4", folder / "flicker.mp4"
+    return sample_clip, folder / "clean.mp4", folder / "flicker.mp4"
 
 
 def test_real_clip_input_is_steady_and_flicker_is_not(dog_clips):

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .flow import FlowPipeline
+from .flow import ConsistencyParams, FlowPipeline
 from .flow.pipeline import FrameFlows
 from .flow.warp import flow_to_tensor
 from .images import from_uint8, to_uint8
 from .job import FrameRecord, Job, ResultRecord
 from .optimize import Iterate
 from .schedule import Task, shot_schedule
-from .settings import OptimSettings, RenderSettings
+from .settings import FlowSettings, OptimSettings, RenderSettings
 from .stylize import Stylizer, optimize_image
 from .temporal import WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
 
@@ -110,6 +110,7 @@ class ShotRunner:
                         t.long_term,
                         backend=flow.backend,
                         backend_options=_backend_options(flow),
+                        params=consistency_params(flow),
                         workers=flow.workers,
                         source=self.flow_source,
                     )
@@ -208,7 +209,12 @@ class ShotRunner:
         return image, losses
 
 
-def _backend_options(flow) -> dict[str, object]:  # noqa: ANN001 - FlowSettings
+def consistency_params(flow: FlowSettings) -> ConsistencyParams:
+    """Consistency thresholds for the flow settings (motion-boundary test on or off)."""
+    return ConsistencyParams() if flow.motion_boundaries else ConsistencyParams(mb_abs=float("inf"))
+
+
+def _backend_options(flow: FlowSettings) -> dict[str, object]:
     if flow.backend == "dis":
         return {"preset": flow.preset, "scale": flow.scale}
     if flow.backend == "farneback":

@@ -17,7 +17,7 @@ from .common import parse_floats, stderr_console
 from .progress import JsonLinesReporter, RichReporter, Silent
 
 _PRESET_HELP = (
-    "fast: 1 pass, 60 iterations a frame, short-term loss; balanced: 1 pass, 150 iterations, "
+    "fast: 1 pass, 40 iterations a frame, short-term loss; balanced: 1 pass, 150 iterations, "
     "long-term loss over 1,2,4 frames back; best: 8 passes (Ruder's multipass), about 800 iterations a frame."
 )
 
@@ -65,7 +65,7 @@ def render_command(
     pass_iterations: Annotated[int | None, typer.Option(help="Iterations per frame per pass (multipass).")] = None,
     temporal_from_pass: Annotated[int | None, typer.Option(help="First pass using the temporal loss (multipass).")] = None,
     long_term: Annotated[str | None, typer.Option(help="Frames back tied by the temporal loss, e.g. 1,2,4.")] = None,
-    temporal_weight: Annotated[float | None, typer.Option(help="Weight of the temporal loss [default: 1000].")] = None,
+    temporal_weight: Annotated[float | None, typer.Option(help="Weight of the temporal loss [default: 1e4].")] = None,
     content_weight: Annotated[float | None, typer.Option(help="Weight of the content loss [default: 5].")] = None,
     style_weight: Annotated[float | None, typer.Option(help="Weight of the style loss [default: 100].")] = None,
     tv_weight: Annotated[float | None, typer.Option(help="Weight of the smoothness loss [default: 0.001].")] = None,
@@ -81,6 +81,9 @@ def render_command(
     flow_preset: Annotated[str | None, typer.Option(help="DIS preset: ultrafast, fast, medium.")] = None,
     flow_workers: Annotated[int | None, typer.Option(help="Flow worker processes.")] = None,
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT weights (flow backend raft).")] = None,
+    motion_boundaries: Annotated[
+        bool | None, typer.Option(help="Also free motion boundaries from the temporal loss (Ruder) [default: off].")
+    ] = None,
     codec: Annotated[str | None, typer.Option(help="h264 (default), h265, vp9, prores, ffv1.")] = None,
     crf: Annotated[int | None, typer.Option(help="Quality (lower is better).")] = None,
     encoder_preset: Annotated[str | None, typer.Option(help="Encoder speed preset (e.g. medium).")] = None,
@@ -104,7 +107,7 @@ def render_command(
                   "temporal_from_pass": temporal_from_pass, "long_term": _ints(long_term, "--long-term"),
                   "temporal_weight": temporal_weight, "blend": blend, "fill": fill, "warm_start": warm_start},
         flow={"backend": flow_backend, "preset": flow_preset, "workers": flow_workers,
-              "raft_weights": str(raft_weights) if raft_weights else None},
+              "raft_weights": str(raft_weights) if raft_weights else None, "motion_boundaries": motion_boundaries},
         encode={"codec": codec, "crf": crf, "preset": encoder_preset},
         shots={"cuts": cuts},
     )  # fmt: skip
