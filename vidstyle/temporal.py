@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -85,11 +84,3 @@ def temporal_term(frames: Sequence[WarpedFrame], weight: float, size: tuple[int,
         [resize_like(f.image, size) for f in frames], [resize_like(f.weights, size) for f in frames], weight
     )
 
-
-def per_pixel_change(a: Tensor, b: Tensor) -> Tensor:
-    """Mean absolute difference per image, for diagnostics (0–255 units)."""
-    return (a - b).abs().flatten(1).mean(1)
-
-
-def as_batch(tensors: Sequence[Tensor]) -> Tensor:
-    return torch.cat(list(tensors), dim=0)

@@ -67,6 +67,7 @@ class IterationProgress:
         self._done_before = 0  # budget of the scales already finished
         self._budget = 0  # budget of the current scale
         self._scale: object = None
+        self._started = False
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -81,13 +82,16 @@ class IterationProgress:
         self.task = self.progress.add_task("optimising", total=total, losses="")
 
     def __enter__(self) -> IterationProgress:
-        self.progress.start()
-        return self
+        return self  # the display starts with the first iterate, so an early error stays one line
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
 
     def __call__(self, it: Iterate) -> None:
+        if not self._started:
+            self.progress.start()
+            self._started = True
         scale = it.context.get("scale")
         if scale != self._scale:
             self._done_before += self._budget  # a scale that stopped early counts as done

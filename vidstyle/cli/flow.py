@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import VidstyleError, file_error
 from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
 from ..flow.cache import FlowCache
-from ..flow.pipeline import FlowPipeline, default_workers
+from ..flow.pipeline import FlowPipeline
 from ..flow.viz import flow_to_rgb, save_png, weights_to_gray
 from ..fsutil import atomic_write_bytes
 from ..video import open_video

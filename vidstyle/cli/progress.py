@@ -60,17 +60,21 @@ class RichReporter:
         self.shots: dict[int, TaskID] = {}
         self.stage: TaskID | None = None
         self.stats: dict[TaskID, tuple[int, float]] = {}  # frames computed and seconds spent per bar
+        self._started = False
         self._last_iter = 0.0
 
     def __enter__(self) -> RichReporter:
-        self.progress.start()
-        return self
+        return self  # the display starts with the first event, so an early error stays one line
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
 
     def __call__(self, event: Event) -> None:
         p = self.progress
+        if not self._started:
+            p.start()
+            self._started = True
         if isinstance(event, Stage):
             if self.stage is None:
                 self.stage = p.add_task(event.name, total=event.total, info="", computed=0, busy=0.0)
