@@ -210,7 +210,9 @@ style.style_weight = 500.0
     config = load_config(path)
     shot0, shot1 = bbb_shots()[:2]
     assert config.settings_for(shot0).optim.iterations == 300  # the file beats its preset
-    assert config.settings_for(shot0).temporal.frame_iterations == 60  # from preset "fast"
+    fast = preset_settings("fast").temporal.frame_iterations
+    assert fast != RenderSettings().temporal.frame_iterations
+    assert config.settings_for(shot0).temporal.frame_iterations == fast  # from preset "fast"
     assert config.settings_for(shot1).optim.iterations == 900
 
     cli = config.with_overrides({"optim": {"iterations": 50, "seed": None}, "style": {"tv_weight": None}})
