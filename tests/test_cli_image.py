@@ -92,6 +92,7 @@ def test_directory_instead_of_file(cli, data_dir, tmp_path):
         ("--style-blend", "1,1", "--style-blend"),
         ("--size", "abc", "--size"),
         ("--device", "tpu", "--device"),
+        ("--precision", "fp8", "--precision"),
         ("--init", "missing.png", "missing.png"),
         ("--style-layers", "relu9_1", "relu9_1"),
     ],

@@ -113,3 +113,32 @@ def test_match_mode_recolours_the_style_targets(photo, painting):
     expected = gram(s.encoder(recoloured, ["relu1_1"])["relu1_1"])
     assert torch.allclose(grams["relu1_1"], expected, rtol=1e-4)
     assert not torch.allclose(grams["relu1_1"], plain["relu1_1"], rtol=1e-2)
+
+
+def test_bf16_optimisation_tracks_fp32(media, painting):
+    """bf16 arithmetic must not change what the optimiser reaches: measured by the fp32 loss."""
+    content = load_image(media / "content" / "skimage_chelsea.png")
+    content = resize(content, fit_longest(content.shape[-2], content.shape[-1], 64))
+    exact = Stylizer([painting], StyleSettings(precision="fp32"))
+    mixed = Stylizer([painting], StyleSettings(precision="bf16"))
+    crit = exact.criterion(content * 255)
+    optim = OptimSettings(iterations=40, scales=1, tolerance_window=0)
+    reported = []
+    a = optimize_image(exact, content, optim)
+    b = optimize_image(mixed, content, optim, callback=lambda it: reported.append(float(it.loss)))
+    fa, fb = crit(a * 255)[0].item(), crit(b * 255)[0].item()
+    assert fb < 1.15 * fa, (fa, fb)
+    # What the bf16 run reported for its last iterate is close to that iterate's fp32 loss.
+    assert abs(reported[-1] - fb) < 0.1 * fb
+
+
+def test_precision_choice():
+    from vidstyle.device import native_bf16, resolve_precision
+    from vidstyle.errors import VidstyleError
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None
+    assert resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if native_bf16(cpu) else None)
+    with pytest.raises(VidstyleError, match="precision"):
+        resolve_precision("fp8", cpu)

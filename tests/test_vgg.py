@@ -116,3 +116,17 @@ def test_min_input_side():
     assert min_input_side(["relu1_1"]) == 1
     assert min_input_side(["relu4_2", "relu1_1"]) == 8
     assert min_input_side(["relu5_1"]) == 16
+
+
+def test_bf16_encoder_keeps_the_first_layer_exact_and_the_rest_close(weights, data_dir):
+    from vidstyle.images import load_image
+
+    x = load_image(data_dir / "chelsea_128.png")[..., :64, :96] * 255
+    layers = ["relu1_1", "relu3_1", "relu4_2", "relu5_1"]
+    full = VGG19Encoder(weights, layers)(x)
+    mixed = VGG19Encoder(weights, layers, compute_dtype=torch.bfloat16)(x)
+    assert mixed["relu1_1"].dtype == torch.float32 and torch.equal(mixed["relu1_1"], full["relu1_1"])
+    for layer in layers[1:]:
+        assert mixed[layer].dtype == torch.bfloat16
+        rel = (mixed[layer].float() - full[layer]).norm() / full[layer].norm()
+        assert rel < 0.03, (layer, float(rel))

@@ -661,6 +661,7 @@ _FIELD_DOCS = {
     "preserve_colors": "keep the frame's colours: none, luminance (restyle brightness only) or match (recolour the style)",
     "pooling": "pooling in the network: max (Gatys) or avg",
     "network": "caffe (original VGG-19 weights) or torchvision (needs style.weights)",
+    "precision": "network arithmetic: bf16 (losses still in fp32) or fp32; auto is bf16 where the GPU or CPU runs it natively",
     "optimizer": "lbfgs (Ruder's settings: fixed step) or adam",
     "seed": "seed of the noise start; results are deterministic for a seed",
     "backend": "optical flow method: dis (OpenCV, CPU), farneback, or raft (needs flow.raft_weights)",

@@ -1,4 +1,4 @@
-"""Choosing the torch device from the user's ``cpu|cuda|auto`` setting."""
+"""Choosing the torch device and the network's arithmetic from the user's settings."""
 
 from __future__ import annotations
 
@@ -24,3 +24,26 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             raise VidstyleError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
         return dev
     raise VidstyleError(f"--device {name}: unknown device (expected cpu, cuda, cuda:N or auto)")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bf16 convolutions in hardware (so they beat fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The network's compute dtype for ``auto|fp32|bf16`` on ``device``; None means fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise VidstyleError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support")
+        return torch.bfloat16
+    if precision == "auto":
+        return torch.bfloat16 if native_bf16(device) else None
+    raise VidstyleError(f"--precision {precision}: unknown precision (expected auto, fp32 or bf16)")

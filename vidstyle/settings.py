@@ -35,6 +35,7 @@ class StyleSettings(_Model):
     pooling: Literal["max", "avg"] = "max"
     network: Literal["caffe", "torchvision"] = "caffe"
     weights: Path | None = Field(None, description="weights file (torchvision network; caffe overrides)")
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     @field_validator("content_layers", "style_layers")
     @classmethod

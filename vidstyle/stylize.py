@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from . import color
-from .device import resolve_device
+from .device import resolve_device, resolve_precision
 from .errors import VidstyleError
 from .images import fit_longest, load_image, resize
 from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
@@ -109,6 +109,7 @@ class Stylizer:
             pooling=s.pooling,
             weights_path=s.weights,
             device=self.device,
+            compute_dtype=resolve_precision(s.precision, self.device),
         )
         self.min_side = min_input_side(tuple(s.content_layers) + tuple(s.style_layers))
         self._gram_cache: dict[tuple[int, int], dict[str, Tensor]] = {}

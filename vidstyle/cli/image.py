@@ -53,6 +53,9 @@ def image_command(
     network: Annotated[str, typer.Option(help="caffe (original VGG-19 weights) or torchvision (needs --weights).")] = default(S, "network"),
     weights: Annotated[Path | None, typer.Option(help="Local weights file for --network torchvision.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16.")
+    ] = default(S, "precision"),
     seed: Annotated[int, typer.Option(help="Random seed (noise start).")] = default(O, "seed"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -76,6 +79,7 @@ def image_command(
             pooling=pooling,
             network=network,
             weights=weights,
+            precision=precision,
         ),
     )
     optim = build_settings(

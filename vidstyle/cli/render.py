@@ -88,6 +88,9 @@ def render_command(
     crf: Annotated[int | None, typer.Option(help="Quality (lower is better).")] = None,
     encoder_preset: Annotated[str | None, typer.Option(help="Encoder speed preset (e.g. medium).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    precision: Annotated[
+        str | None, typer.Option(help="Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16 [default: auto].")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_progress: Annotated[bool, typer.Option("--json-progress", help="Progress as JSON lines on stdout.")] = False,
@@ -101,7 +104,7 @@ def render_command(
         top={"preset": preset, "size": size, "styles": [str(p) for p in styles] if styles else None},
         style={"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
                "style_blend": parse_floats(style_blend, "--style-blend"), "style_scale": style_scale,
-               "preserve_colors": preserve_colors},
+               "preserve_colors": preserve_colors, "precision": precision},
         optim={"iterations": iterations, "optimizer": optimizer, "scales": scales, "seed": seed},
         temporal={"frame_iterations": frame_iterations, "passes": passes, "pass_iterations": pass_iterations,
                   "temporal_from_pass": temporal_from_pass, "long_term": _ints(long_term, "--long-term"),
