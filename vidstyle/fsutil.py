@@ -40,6 +40,13 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _new_file_mode() -> int:
+    """The mode an ordinary new file gets under the current umask (mkstemp's is 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str], *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` only if the block succeeds.
@@ -58,6 +65,8 @@ def atomic_path(final: str | os.PathLike[str], *, durable: bool = True) -> Itera
         if durable:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
+        if tmp.is_file():
+            os.chmod(tmp, _new_file_mode())
         os.replace(tmp, final)
         if durable:
             fsync_dir(final.parent if str(final.parent) else ".")
