@@ -57,6 +57,23 @@ def stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, highlight=False)
 
 
+class LazyProgress(Progress):
+    """A rich progress display that appears with its first update, so an error raised before
+    any progress is shown stays a single line (stopping a display prints a newline)."""
+
+    _shown = False
+
+    def show(self) -> None:
+        if not self._shown:
+            self.start()
+            self._shown = True
+
+    def stop(self) -> None:
+        if self._shown:
+            super().stop()
+            self._shown = False
+
+
 class IterationProgress:
     """A live bar for one optimisation (all scales), fed by the optimiser's callback."""
 
@@ -67,8 +84,7 @@ class IterationProgress:
         self._done_before = 0  # budget of the scales already finished
         self._budget = 0  # budget of the current scale
         self._scale: object = None
-        self._started = False
-        self.progress = Progress(
+        self.progress = LazyProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -82,16 +98,13 @@ class IterationProgress:
         self.task = self.progress.add_task("optimising", total=total, losses="")
 
     def __enter__(self) -> IterationProgress:
-        return self  # the display starts with the first iterate, so an early error stays one line
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self.progress.stop()
+        self.progress.stop()
 
     def __call__(self, it: Iterate) -> None:
-        if not self._started:
-            self.progress.start()
-            self._started = True
+        self.progress.show()
         scale = it.context.get("scale")
         if scale != self._scale:
             self._done_before += self._budget  # a scale that stopped early counts as done

@@ -9,11 +9,12 @@ from dataclasses import asdict, is_dataclass
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from ..optimize import Iterate
 from ..render import Event, Note, Planned, Stage
 from ..runner import FrameFinished
+from .common import LazyProgress
 
 
 class RateColumn(TextColumn):
@@ -47,7 +48,7 @@ class RichReporter:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(
+        self.progress = LazyProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -60,21 +61,17 @@ class RichReporter:
         self.shots: dict[int, TaskID] = {}
         self.stage: TaskID | None = None
         self.stats: dict[TaskID, tuple[int, float]] = {}  # frames computed and seconds spent per bar
-        self._started = False
         self._last_iter = 0.0
 
     def __enter__(self) -> RichReporter:
-        return self  # the display starts with the first event, so an early error stays one line
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self.progress.stop()
+        self.progress.stop()
 
     def __call__(self, event: Event) -> None:
         p = self.progress
-        if not self._started:
-            p.start()
-            self._started = True
+        p.show()
         if isinstance(event, Stage):
             if self.stage is None:
                 self.stage = p.add_task(event.name, total=event.total, info="", computed=0, busy=0.0)
