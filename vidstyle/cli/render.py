@@ -11,15 +11,26 @@ import typer
 from ..config import config_from_options, load_config
 from ..errors import Interrupted, VidstyleError
 from ..render import default_job_dir, render
-from ..settings import DEFAULT_PRESET, PRESETS
+from ..settings import DEFAULT_PRESET, PRESETS, preset_settings
 from .app import app
 from .common import parse_floats, stderr_console
 from .progress import JsonLinesReporter, RichReporter, Silent
 
-_PRESET_HELP = (
-    "fast: 1 pass, 40 iterations a frame, short-term loss; balanced: 1 pass, 150 iterations, "
-    "long-term loss over 1,2,4 frames back; best: 8 passes (Ruder's multipass), about 800 iterations a frame."
-)
+_DEFAULTS = preset_settings(DEFAULT_PRESET)
+
+
+def _preset_help() -> str:
+    """What each preset costs, from its settings (so the help never goes stale)."""
+    parts = []
+    for name in PRESETS:
+        t = preset_settings(name).temporal
+        loss = "short-term loss" if t.long_term == (1,) else f"long-term loss over {','.join(map(str, t.long_term))} frames back"
+        if t.passes == 1:
+            parts.append(f"{name}: 1 pass, {t.frame_iterations} iterations a frame, {loss}")
+        else:
+            total = t.frame_iterations + (t.passes - 1) * t.pass_iterations
+            parts.append(f"{name}: {t.passes} passes (Ruder's multipass), about {total} iterations a frame, {loss}")
+    return "; ".join(parts) + "."
 
 
 def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -49,10 +60,10 @@ def render_command(
     input: Annotated[Path, typer.Argument(help="Video file, image folder or printf pattern.", show_default=False)],
     styles: Annotated[list[Path] | None, typer.Argument(help="Style images (paintings).", show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output video (or image folder).", show_default=False)] = None,
-    preset: Annotated[str | None, typer.Option(help=_PRESET_HELP + f" [default: {DEFAULT_PRESET}]")] = None,
+    preset: Annotated[str | None, typer.Option(help=_preset_help() + f" [default: {DEFAULT_PRESET}]")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config: settings, cuts and per-shot overrides (see configs/).")] = None,
     cuts: Annotated[str | None, typer.Option(help="Shots: auto (detect cuts), none, or a list like 11.8,15.7s,360f [default: auto].")] = None,
-    size: Annotated[int | None, typer.Option(help="Longest side of the stylised frames, 0 for the source's [default: 512].")] = None,
+    size: Annotated[int | None, typer.Option(help=f"Longest side of the stylised frames, 0 for the source's [default: {_DEFAULTS.size}].")] = None,
     job: Annotated[Path | None, typer.Option(help="Job directory: keeps all work; the same command resumes it.")] = None,
     keep_job: Annotated[bool, typer.Option(help="Keep the default job directory (OUTPUT.vidstyle-job) after success.")] = False,
     redo_changed: Annotated[bool, typer.Option(help="Redo the shots whose settings differ from the job's.")] = False,
@@ -65,10 +76,10 @@ def render_command(
     pass_iterations: Annotated[int | None, typer.Option(help="Iterations per frame per pass (multipass).")] = None,
     temporal_from_pass: Annotated[int | None, typer.Option(help="First pass using the temporal loss (multipass).")] = None,
     long_term: Annotated[str | None, typer.Option(help="Frames back tied by the temporal loss, e.g. 1,2,4.")] = None,
-    temporal_weight: Annotated[float | None, typer.Option(help="Weight of the temporal loss [default: 1e4].")] = None,
-    content_weight: Annotated[float | None, typer.Option(help="Weight of the content loss [default: 5].")] = None,
-    style_weight: Annotated[float | None, typer.Option(help="Weight of the style loss [default: 100].")] = None,
-    tv_weight: Annotated[float | None, typer.Option(help="Weight of the smoothness loss [default: 0.001].")] = None,
+    temporal_weight: Annotated[float | None, typer.Option(help=f"Weight of the temporal loss [default: {_DEFAULTS.temporal.temporal_weight:g}].")] = None,
+    content_weight: Annotated[float | None, typer.Option(help=f"Weight of the content loss [default: {_DEFAULTS.style.content_weight:g}].")] = None,
+    style_weight: Annotated[float | None, typer.Option(help=f"Weight of the style loss [default: {_DEFAULTS.style.style_weight:g}].")] = None,
+    tv_weight: Annotated[float | None, typer.Option(help=f"Weight of the smoothness loss [default: {_DEFAULTS.style.tv_weight:g}].")] = None,
     style_blend: Annotated[str | None, typer.Option(help="Comma-separated weights of the style images.")] = None,
     style_scale: Annotated[float | None, typer.Option(help="Style image size relative to the frame.")] = None,
     preserve_colors: Annotated[str | None, typer.Option(help="none, luminance or match.")] = None,
@@ -82,14 +93,14 @@ def render_command(
     flow_workers: Annotated[int | None, typer.Option(help="Flow worker processes.")] = None,
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT weights (flow backend raft).")] = None,
     motion_boundaries: Annotated[
-        bool | None, typer.Option(help="Also free motion boundaries from the temporal loss (Ruder) [default: off].")
+        bool | None, typer.Option(help=f"Also free motion boundaries from the temporal loss (Ruder) [default: {'on' if _DEFAULTS.flow.motion_boundaries else 'off'}].")
     ] = None,
     codec: Annotated[str | None, typer.Option(help="h264 (default), h265, vp9, prores, ffv1.")] = None,
     crf: Annotated[int | None, typer.Option(help="Quality (lower is better).")] = None,
     encoder_preset: Annotated[str | None, typer.Option(help="Encoder speed preset (e.g. medium).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     precision: Annotated[
-        str | None, typer.Option(help="Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16 [default: auto].")
+        str | None, typer.Option(help=f"Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16 [default: {_DEFAULTS.style.precision}].")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
