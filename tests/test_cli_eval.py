@@ -38,12 +38,13 @@ def test_table_and_default_plot(cli, clips):
     src, d = clips
     code, out, err = cli("eval", src, d / "flicker.mp4", "--baseline", d / "clean.mp4", "--end", "8f", "-q")
     assert code == 0, err
-    for word in ("output", "baseline", "input", "mean", "median", "× input", "8 frames (7 pairs) at 96x52"):
+    for word in ("output", "baseline", "input", "mean", "median", "× input", "8 frames (7 pairs) at 96x52",
+                 "fidelity", "tOF", "content", "perceptual", "frozen"):
         assert word in out, out
     plot = d / "flicker.eval.png"
     assert f"plot: {plot}" in out
-    with Image.open(plot) as im:
-        assert im.format == "PNG" and im.size == (960, 460)
+    with Image.open(plot) as im:  # three panels: warping error, content distance, tOF
+        assert im.format == "PNG" and im.size == (960, 3 * 460)
     assert not list(d.glob(".*part*"))  # no temporary file left behind
 
 
@@ -61,6 +62,20 @@ def test_json_only_on_stdout(cli, clips, tmp_path):
     assert o["relative_to_input"] == pytest.approx(o["mean"] / i["mean"])
     assert data["pair_index"] == list(range(7))
     assert data["plot"] == str(plot) and plot.is_file()
+    # Fidelity: brightness flicker leaves the motion alone (tOF far below a frozen video's)
+    # and keeps close to the input's content; the input itself has no fidelity entry.
+    assert len(o["tof"]["pairs"]) == 7 and len(o["content_distance"]["frames"]) == 8
+    assert 0 <= o["tof"]["mean"] < data["input_flow_magnitude"]["mean"]
+    assert o["content_distance"]["mean"] > 0 and "tof" not in i
+    assert "perceptual_to_baseline" not in o  # no baseline given
+
+
+def test_no_fidelity_gives_stability_alone(cli, clips):
+    src, d = clips
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--json", "--no-plot", "--no-fidelity", "-q")
+    assert code == 0, err
+    data = json.loads(out)
+    assert "tof" not in data["series"]["output"] and "input_flow_magnitude" not in data
 
 
 def test_no_plot_and_flow_cache(cli, clips, tmp_path):

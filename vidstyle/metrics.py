@@ -39,6 +39,7 @@ from .flow.backends import FlowBackend, make_backend
 from .flow.cache import FlowCache, PairEntry
 from .flow.consistency import ConsistencyParams, occlusion_mask, warp_image
 from .flow.pipeline import compute_entry
+from .fidelity import FeatureMeter, as_uint8, flow_magnitude, tof
 
 METRIC_NAME = "warping error (Lai et al. 2018)"
 METRIC_DEFINITION = (
@@ -48,6 +49,7 @@ METRIC_DEFINITION = (
     "(or leaving the frame) on the input's flow"
 )
 REFERENCE = "input"  # the series name of the video the flow is computed on
+BASELINE = "baseline"  # the per-frame stylisation that perceptual distances are measured to
 
 
 # -- the math (pure) --------------------------------------------------------------------
@@ -107,6 +109,10 @@ class Series:
     name: str
     errors: np.ndarray  # float64, one per consecutive pair
     source: str | None = None  # the file it came from, for reports
+    # Fidelity (see :mod:`vidstyle.fidelity`), None where not measured:
+    tof: np.ndarray | None = None  # per pair: mean ‖flow(this) − flow(input)‖, pixels
+    content: np.ndarray | None = None  # per frame: relu4_2 content distance to the input frame
+    perceptual: np.ndarray | None = None  # per frame: unweighted-LPIPS distance to the baseline
 
     @property
     def finite(self) -> np.ndarray:
@@ -152,6 +158,7 @@ class WarpingReport:
     series: dict[str, Series]
     flow: dict[str, Any]  # backend identity
     notes: list[str] = dataclasses.field(default_factory=list)  # things a person should know
+    flow_magnitude: np.ndarray | None = None  # per pair: mean ‖flow(input)‖ = a frozen output's tOF
 
     @property
     def pairs(self) -> int:
@@ -179,6 +186,7 @@ class WarpingReport:
                 "worst_pair": s.worst_pair,
                 "relative_to_input": _num(self.relative(name)) if REFERENCE in self.series else None,
                 "errors": [_num(v) for v in s.errors.tolist()],
+                **_fidelity_dict(s),
             }
         return {
             "metric": METRIC_NAME,
@@ -195,7 +203,52 @@ class WarpingReport:
             "pair_time": [_num(t) for t in self.time],
             "valid_fraction": [_num(v) for v in self.valid_fraction.tolist()],
             "notes": list(self.notes),
+            **(
+                {
+                    "fidelity": FIDELITY_DEFINITIONS,
+                    "input_flow_magnitude": {
+                        "mean": _num(_mean(self.flow_magnitude)),
+                        "pairs": [_num(v) for v in self.flow_magnitude.tolist()],
+                    },
+                }
+                if self.flow_magnitude is not None
+                else {}
+            ),
         }
+
+
+FIDELITY_DEFINITIONS = {
+    "tof": "mean over pixels of |flow(V_t -> V_t+1) - flow(input_t -> input_t+1)| (Euclidean, pixels at the "
+    "evaluated size, same flow backend); 0 = moves as the input does; a frozen video scores input_flow_magnitude",
+    "content_distance": "mean over C*H*W of (F(V_t) - F(input_t))^2 at relu4_2 of the Caffe VGG-19 (0-255 input)",
+    "perceptual_to_baseline": "unweighted LPIPS (Zhang et al. 2018 with all layer weights 1): features at relu1_1.."
+    "relu5_1 unit-normalised over channels, squared difference summed over channels, mean over positions, "
+    "summed over layers; between V_t and the per-frame baseline's frame t",
+}
+
+
+def _mean(a: np.ndarray | None) -> float:
+    if a is None:
+        return math.nan
+    f = a[np.isfinite(a)]
+    return float(f.mean()) if f.size else math.nan
+
+
+def _fidelity_dict(s: Series) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if s.tof is not None:
+        out["tof"] = {"mean": _num(_mean(s.tof)), "pairs": [_num(v) for v in s.tof.tolist()]}
+    if s.content is not None:
+        c = s.content
+        out["content_distance"] = {
+            "mean": _num(_mean(c)),
+            "first": _num(float(c[0])) if c.size else None,
+            "last": _num(float(c[-1])) if c.size else None,
+            "frames": [_num(v) for v in c.tolist()],
+        }
+    if s.perceptual is not None:
+        out["perceptual_to_baseline"] = {"mean": _num(_mean(s.perceptual)), "frames": [_num(v) for v in s.perceptual.tolist()]}
+    return out
 
 
 def _num(v: float) -> float | None:
@@ -255,6 +308,8 @@ def warping_errors(
     reference_name: str = REFERENCE,
     include_reference: bool = True,
     progress: Progress | None = None,
+    fidelity: FeatureMeter | None = None,
+    baseline_name: str = BASELINE,
 ) -> WarpingReport:
     """Warping error of each video in ``others`` (and of the reference itself), in one pass.
 
@@ -266,6 +321,11 @@ def warping_errors(
     results are the same with or without a cache. Raises :class:`FrameCountMismatch` if
     one video ends before another. Holds two frames per video. ``progress`` is called with
     the number of frames done so far.
+
+    With a ``fidelity`` meter it also measures, for every video but the reference, tOF per
+    pair (its own flow against the reference's, same backend) and the content distance to
+    the reference per frame, and for every video but the reference and ``baseline_name``
+    the perceptual distance to that baseline per frame (see :mod:`vidstyle.fidelity`).
     """
     backend = backend if backend is not None else make_backend()
     others = dict(others or {})
@@ -279,6 +339,11 @@ def warping_errors(
     next_index: list[int] = []
     times: list[float] = []
     valid: list[float] = []
+    others_names = [n for n in names if n != reference_name]
+    tofs: dict[str, list[float]] = {n: [] for n in others_names}
+    contents: dict[str, list[float]] = {n: [] for n in others_names}
+    perceptual: dict[str, list[float]] = {n: [] for n in others_names if n != baseline_name and baseline_name in others}
+    magnitude: list[float] = []
     prev: dict[str, EvalFrame] = {}
     shape: tuple[int, ...] | None = None
     count = 0
@@ -316,6 +381,21 @@ def warping_errors(
                 f = cur[n]
                 assert f is not None
                 errors[n].append(warping_error(prev[n].image, f.image, fwd, mask))
+            if fidelity is not None:
+                magnitude.append(flow_magnitude(fwd))
+                for n in others_names:
+                    f = cur[n]
+                    assert f is not None
+                    # Rounded as the reference's flow is (cache entries are float16), so that a
+                    # copy of the input scores exactly 0.
+                    own = backend.compute(as_uint8(prev[n].image), as_uint8(f.image)).astype(np.float16)
+                    tofs[n].append(tof(own, fwd))
+        if fidelity is not None:
+            feats = {n: fidelity.features(f.image) for n, f in cur.items() if f is not None}
+            for n in others_names:
+                contents[n].append(fidelity.content_distance(feats[n], feats[reference_name]))
+            for n in perceptual:
+                perceptual[n].append(fidelity.perceptual_distance(feats[n], feats[baseline_name]))
         prev = {n: f for n, f in cur.items() if f is not None}
         count += 1
         if progress is not None:
@@ -323,7 +403,7 @@ def warping_errors(
     if count < 2:
         raise VidstyleError(f"need at least 2 frames to measure temporal consistency, got {count}")
     assert shape is not None
-    return WarpingReport(
+    report = WarpingReport(
         size=(int(shape[1]), int(shape[0])),
         frames=count,
         index=index,
@@ -333,6 +413,14 @@ def warping_errors(
         series={n: Series(n, np.asarray(errors[n], np.float64)) for n in names},
         flow=backend.identity(),
     )
+    if fidelity is not None:
+        report.flow_magnitude = np.asarray(magnitude, np.float64)
+        for n in others_names:
+            report.series[n].tof = np.asarray(tofs[n], np.float64)
+            report.series[n].content = np.asarray(contents[n], np.float64)
+        for n in perceptual:
+            report.series[n].perceptual = np.asarray(perceptual[n], np.float64)
+    return report
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -375,8 +463,12 @@ def evaluate_files(
     cache_dir: str | os.PathLike[str] | None = None,
     source: str = "",
     progress: Callable[[int, int | None], None] | None = None,
+    fidelity: bool = True,
+    device: str = "cpu",
 ) -> WarpingReport:
-    """Warping error of OUTPUT (and BASELINE) with flow from INPUT, plus INPUT's own.
+    """Warping error of OUTPUT (and BASELINE) with flow from INPUT, plus INPUT's own; with
+    ``fidelity`` also tOF, content distance and perceptual distance to BASELINE
+    (:mod:`vidstyle.fidelity`, the VGG-19 on ``device``).
 
     Every video is evaluated at OUTPUT's frame size (the input is resized to it). ``start``,
     ``end`` and ``stride`` select the INPUT frames that OUTPUT was rendered from (same forms
@@ -397,21 +489,23 @@ def evaluate_files(
         raise VidstyleError(f"frames: need at least 2 to measure temporal consistency, not {frames}")
     backend = backend if backend is not None else make_backend()
     cache = FlowCache(cache_dir, backend.identity(), params, source) if cache_dir is not None else None
+    meter = FeatureMeter(device) if fidelity else None
 
     with open_video(out) as out_reader:
         size = (out_reader.info.width, out_reader.info.height)
         with open_video(inp, size=max(size), start=start, end=end, stride=stride) as in_reader:
             readers: dict[str, tuple[Path, Any]] = {REFERENCE: (inp, in_reader), "output": (out, out_reader)}
             if base is None:
-                return _evaluate_readers(readers, size, frames, backend, params, cache, progress)
+                return _evaluate_readers(readers, size, frames, backend, params, cache, progress, meter)
             with open_video(base) as base_reader:
                 readers["baseline"] = (base, base_reader)
-                return _evaluate_readers(readers, size, frames, backend, params, cache, progress)
+                return _evaluate_readers(readers, size, frames, backend, params, cache, progress, meter)
 
 
 def _evaluate_readers(readers: dict[str, tuple[Path, Any]], size: tuple[int, int], limit: int | None,
                       backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None,
-                      progress: Callable[[int, int | None], None] | None) -> WarpingReport:
+                      progress: Callable[[int, int | None], None] | None,
+                      meter: FeatureMeter | None = None) -> WarpingReport:
     def count(reader: Any) -> int | None:
         n = reader.expected_frames
         return None if n is None else (n if limit is None else min(n, limit))
@@ -447,7 +541,8 @@ def _evaluate_readers(readers: dict[str, tuple[Path, Any]], size: tuple[int, int
     total = min(known.values()) if known else limit
     tick = None if progress is None else (lambda n: progress(n, total))
     try:
-        report = warping_errors(ref, streams, backend=backend, params=params, cache=cache, progress=tick)
+        report = warping_errors(ref, streams, backend=backend, params=params, cache=cache, progress=tick,
+                                fidelity=meter)
     except FrameCountMismatch as e:
         short = " and ".join(str(readers[n][0]) for n in e.ended)
         longer = " and ".join(str(readers[n][0]) for n in e.more)

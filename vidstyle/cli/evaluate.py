@@ -15,12 +15,15 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from PIL import Image
 from rich.table import Table
 
 from ..chart import line_chart
+from ..device import resolve_device
 from ..errors import VidstyleError, file_error
 from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
 from ..fsutil import atomic_path, check_writable
@@ -64,18 +67,40 @@ def default_plot_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.eval.png")
 
 
-def write_plot(report: WarpingReport, path: Path, title: str) -> None:
-    """The per-pair error curves (dashed: means) as a PNG, written atomically."""
+def plot_image(report: WarpingReport, title: str) -> Image.Image:
+    """Stability and fidelity per frame, one panel each, stacked: the warping error (dashed:
+    means), and where measured the content distance to the input and tOF, so that a drift or
+    a frozen stretch shows up beside the flicker it would hide."""
     series = {n: report.series[n].errors.tolist() for n in ROW_ORDER if n in report.series}
     means = {n: report.series[n].mean for n in series}
-    image = line_chart(
-        report.index,
-        series,
-        title=title,
-        xlabel="input frame t (pair t -> next frame)",
-        ylabel="warping error (RGB MSE, values 0-1)",
-        means=means,
-    )
+    panels = [line_chart(report.index, series, title=title, xlabel="input frame t (pair t -> next frame)",
+                         ylabel="warping error (RGB MSE, values 0-1)", means=means)]
+    content = {n: report.series[n].content for n in ROW_ORDER if n in report.series}
+    content_lists = {n: c.tolist() for n, c in content.items() if c is not None}
+    if content_lists:
+        frames_x = list(report.index) + list(report.next_index[-1:])
+        panels.append(line_chart(frames_x, content_lists, title="Fidelity: content distance to the input (lower "
+                                 "follows the video more closely; a rising curve is drift)", xlabel="input frame t",
+                                 ylabel="relu4_2 content distance"))
+    tofs = {n: report.series[n].tof for n in ROW_ORDER if n in report.series}
+    tof_lists = {n: t.tolist() for n, t in tofs.items() if t is not None}
+    if tof_lists and report.flow_magnitude is not None:
+        tof_lists["frozen video"] = report.flow_magnitude.tolist()
+        panels.append(line_chart(report.index, tof_lists, title="Fidelity: tOF, |flow(video) - flow(input)| "
+                                 "(a frozen video scores the input's own motion)", xlabel="input frame t (pair t -> next frame)",
+                                 ylabel="tOF (pixels)"))
+    width = max(p.width for p in panels)
+    out = Image.new("RGB", (width, sum(p.height for p in panels)), "white")
+    y = 0
+    for p in panels:
+        out.paste(p, (0, y))
+        y += p.height
+    return out
+
+
+def write_plot(report: WarpingReport, path: Path, title: str) -> None:
+    """:func:`plot_image` as a PNG, written atomically."""
+    image = plot_image(report, title)
     try:
         with atomic_path(path) as tmp:
             image.save(tmp, format="PNG")
@@ -85,6 +110,10 @@ def write_plot(report: WarpingReport, path: Path, title: str) -> None:
 
 def _fmt(v: float) -> str:
     return f"{v:.5f}" if math.isfinite(v) else "n/a"
+
+
+def _fmt3(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else "n/a"
 
 
 def print_table(report: WarpingReport, console: Console) -> None:
@@ -101,6 +130,22 @@ def print_table(report: WarpingReport, console: Console) -> None:
         table.add_row(name, s.source or "", _fmt(s.mean), _fmt(s.median), _fmt(s.max),
                       f"{rel:.2f}" if math.isfinite(rel) else "n/a")
     console.print(table)
+    if report.flow_magnitude is not None:
+        fid = Table(title="fidelity: does it follow the input? (lower is closer)", title_justify="left",
+                    caption="tOF: |flow(video) - flow(input)| in px (a frozen video scores the input's own motion); "
+                    "content: relu4_2 content distance to the input, mean and on the first and last frame; "
+                    "perceptual: unweighted LPIPS on VGG-19 to the baseline", caption_justify="left")
+        for col in ("video", "tOF", "content", "first", "last", "perceptual"):
+            fid.add_column(col, justify="left" if col == "video" else "right")
+        for name in ROW_ORDER:
+            s = report.series.get(name)
+            if s is None or s.content is None:
+                continue
+            tof = s.tof[np.isfinite(s.tof)].mean() if s.tof is not None and s.tof.size else math.nan
+            per = s.perceptual.mean() if s.perceptual is not None and s.perceptual.size else math.nan
+            fid.add_row(name, _fmt3(tof), _fmt3(s.content.mean()), _fmt3(s.content[0]), _fmt3(s.content[-1]), _fmt3(per))
+        fid.add_row("frozen video", _fmt3(float(report.flow_magnitude.mean())), "", "", "", "")
+        console.print(fid)
     flow = report.flow
     how = ", ".join(f"{k} {v}" for k, v in flow.items() if k != "name" and v is not None)
     console.print(
@@ -136,7 +181,11 @@ def eval_command(
     refine: Annotated[int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")] = None,
     scale: Annotated[float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")] = 1.0,
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto (RAFT only).")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto: RAFT and the VGG-19 of the fidelity measures.")] = "auto",
+    fidelity: Annotated[
+        bool,
+        typer.Option(help="Also measure fidelity: tOF, content distance to the input, perceptual distance to the baseline."),
+    ] = True,
     cache: Annotated[
         Path | None, typer.Option(help="Flow cache folder: a repeated eval of the same INPUT reuses its flow.")
     ] = None,
@@ -185,6 +234,7 @@ def eval_command(
         report = evaluate_files(
             input, output, baseline, start=start, end=end, stride=stride, frames=frames, backend=flow_backend,
             cache_dir=cache, source=source_id(input), progress=lambda n, total: progress.update(task, completed=n, total=total),
+            fidelity=fidelity, device=str(resolve_device(device)),
         )
 
     if plot_path is not None:
