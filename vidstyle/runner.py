@@ -19,14 +19,25 @@ from torch import Tensor
 
 from .flow import ConsistencyParams, FlowPipeline
 from .flow.pipeline import FrameFlows
-from .flow.warp import flow_to_tensor
+from .flow.warp import flow_to_tensor, warp
 from .images import from_uint8, to_uint8
 from .job import FrameRecord, Job, ResultRecord
 from .optimize import Iterate
 from .schedule import Task, shot_schedule
 from .settings import FlowSettings, OptimSettings, RenderSettings
 from .stylize import Stylizer, optimize_image
-from .temporal import WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
+from .temporal import (
+    WarpedFrame,
+    advance_anchor,
+    follow_input,
+    luma,
+    photometric_keep,
+    multipass_start,
+    released_fraction,
+    temporal_term,
+    warp_previous,
+    warped_start,
+)
 
 
 @dataclass
@@ -45,14 +56,28 @@ IterationCallback = Callable[[Iterate], None]
 FrameCallback = Callable[[FrameFinished], None]
 
 
-def task_optim(task: Task, settings: RenderSettings) -> OptimSettings:
-    """The optimisation budget of a task."""
+# Adaptive budget of a sequential frame (temporal.adaptive_iterations): a frame whose share of
+# new pixels (released by the photometric check, disoccluded, or leaving the frame) is above
+# ADAPT_FROM gets extra iterations, growing linearly to the first frame's whole budget (coarse
+# to fine) at ADAPT_FULL, where it is as good as a new shot.
+ADAPT_FROM = 0.05
+ADAPT_FULL = 0.25
+
+
+def task_optim(task: Task, settings: RenderSettings, new_fraction: float = 0.0) -> OptimSettings:
+    """The optimisation budget of a task; ``new_fraction`` (0–1) is the share of the frame
+    that its warped start does not cover (see :data:`ADAPT_FROM`)."""
     t, optim = settings.temporal, settings.optim
     if task.kind == "alone":
         if task.first_of_shot:
             return optim  # a shot's first frame, or every frame of the per-frame baseline
         return optim.model_copy(update={"iterations": t.pass_iterations, "coarse_iterations": None})
     iterations = t.frame_iterations if task.kind == "sequential" else t.pass_iterations
+    if task.kind == "sequential" and t.adaptive_iterations and new_fraction > ADAPT_FROM:
+        if new_fraction >= ADAPT_FULL:
+            return optim
+        share = (new_fraction - ADAPT_FROM) / (ADAPT_FULL - ADAPT_FROM)
+        iterations += max(0, round(share * (optim.iterations - iterations)))
     return optim.model_copy(update={"iterations": iterations, "coarse_iterations": None, "scales": t.frame_scales})
 
 
@@ -79,7 +104,8 @@ class ShotRunner:
         self.flow_source = flow_source
         self.on_iteration, self.on_frame = on_iteration, on_frame
         self._memo: OrderedDict[tuple[int, int], Tensor] = OrderedDict()
-        self._memo_size = max(settings.temporal.long_term) + 2
+        self._anchor: Tensor | None = None
+        self._memo_size = 2 * (max(settings.temporal.long_term) + 2)  # results and content frames
 
     # -- stored results ---------------------------------------------------------------
     def _remember(self, key: tuple[int, int], image: Tensor) -> None:
@@ -129,11 +155,18 @@ class ShotRunner:
         uses_flow = pipeline is not None and any(task.start_from is not None or task.neighbours for task in tasks)
         # Feed the flow pipeline from far enough back that the first task to do gets all its links.
         first = max(0, todo[0] - max(self.settings.temporal.long_term)) if uses_flow else todo[0]
+        # The photometric anchor of a sequential pass is carried from the shot's first frame
+        # (a function of the input and its flow only, so a resumed pass recomputes it exactly).
+        anchored = uses_flow and self.settings.temporal.photometric_check and tasks[0].kind == "alone" and len(tasks) > 1 and tasks[1].kind == "sequential"
+        if anchored:
+            first = 0
         seq = tasks[first:]
         frames = ((task.pos, self.job.load_content(self.frames[task.pos])) for task in seq)
         flows = pipeline.iterate(frames) if uses_flow and pipeline is not None else None
+        self._anchor = None
         for k, task in enumerate(seq, start=first):
             ff = next(flows) if flows is not None else None
+            keep = self._advance_anchor(task, ff) if anchored else None
             key = (task.pass_, task.pos)
             if key in done:
                 if k >= todo[0]:  # the ones before were reported above; they only feed the flow
@@ -141,7 +174,7 @@ class ShotRunner:
                 continue
             content = ff.image if ff is not None else self.job.load_content(self.frames[task.pos])
             began = time.perf_counter()
-            image, losses = self._optimise(task, content, ff, done)
+            image, losses = self._optimise(task, content, ff, done, keep)
             seconds = time.perf_counter() - began
             stored = to_uint8(image)
             done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses)
@@ -149,37 +182,88 @@ class ShotRunner:
             if self.on_frame is not None:
                 self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, seconds, losses, skipped=False))
 
+    def _content(self, pos: int) -> Tensor:
+        """A decoded content frame (0–255, on the device), memoised like the results."""
+        key = (0, pos)  # pass 0: the input itself
+        if key not in self._memo:
+            self._remember(key, from_uint8(self.job.load_content(self.frames[pos])).to(self.device) * 255.0)
+        return self._memo[key]
+
+    def _warped(
+        self,
+        task: Task,
+        source: int,
+        flow: np.ndarray,
+        weights: np.ndarray,
+        content: Tensor,
+        done: Mapping[tuple[int, int], ResultRecord],
+        keep: Tensor | None,
+    ) -> WarpedFrame:
+        """The stored result of ``source`` (same pass) warped into the task's frame, with its
+        consistency weights, adjusted to the input (see :func:`vidstyle.temporal.follow_input`):
+        ``keep`` from the anchored photometric check of a sequential pass, or in a multipass
+        pass the check against the source's own input frame."""
+        t = self.settings.temporal
+        flow_t = flow_to_tensor(flow, self.device)
+        w = warp_previous(self._result(task.pass_, source, done), flow_t, _weights_tensor(weights, self.device))
+        if not (t.follow_input or t.photometric_check):
+            return w
+        here = content * 255.0
+        there = warp(self._content(source), flow_t)
+        assert isinstance(there, Tensor)
+        if keep is None and t.photometric_check:
+            keep = photometric_keep(luma(here), luma(there), t.photometric_rel, t.photometric_abs)
+        change = here - there if t.follow_input else None
+        return follow_input(w, keep, change, t.follow_sigma * max(here.shape[-2:]))
+
+    def _advance_anchor(self, task: Task, ff: FrameFlows | None) -> Tensor | None:
+        """Carry the photometric anchor R (the input luminance each painted pixel was made for)
+        to the task's frame; returns the kept share k for the frame (None for a shot's first)."""
+        t = self.settings.temporal
+        if ff is None:
+            return None
+        y = luma(from_uint8(ff.image).to(self.device) * 255.0)
+        if task.start_from is None or self._anchor is None:
+            self._anchor = y
+            return None
+        link = ff.links[1]
+        flow_t = flow_to_tensor(link.flow, self.device)
+        warped, inside = warp(self._anchor, flow_t, return_mask=True)
+        keep = photometric_keep(y, warped, t.photometric_rel, t.photometric_abs)
+        held = keep * _weights_tensor(link.weights, self.device) * inside
+        self._anchor = advance_anchor(warped, y, held)
+        return keep
+
     def _report_skip(self, task: Task, done: Mapping[tuple[int, int], ResultRecord]) -> None:
         if self.on_frame is not None:
             rec = done[(task.pass_, task.pos)]
             self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, rec.seconds, rec.losses, skipped=True))
 
     def _optimise(
-        self, task: Task, content_u8: np.ndarray, ff: FrameFlows | None, done: Mapping[tuple[int, int], ResultRecord]
+        self,
+        task: Task,
+        content_u8: np.ndarray,
+        ff: FrameFlows | None,
+        done: Mapping[tuple[int, int], ResultRecord],
+        keep: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         t = self.settings.temporal
         content = from_uint8(content_u8).to(self.device)
         init: Tensor | None = None
         tied: list[WarpedFrame] = []
+        new_fraction = 0.0
         if task.kind != "alone":
             assert ff is not None or (task.start_from is None and not task.neighbours)
             links = ff.links if ff is not None else {}
             for n in task.neighbours:
                 link = links[abs(n - task.pos)]
-                w = warp_previous(
-                    self._result(task.pass_, n, done),
-                    flow_to_tensor(link.flow, self.device),
-                    _weights_tensor(link.long_weights, self.device),
-                )
+                w = self._warped(task, n, link.flow, link.long_weights, content, done, keep)
                 tied.append(WarpedFrame(self.stylizer.network_view(w.image), w.weights))
             start = None
             if task.start_from is not None:
                 link = links[1]
-                start = warp_previous(
-                    self._result(task.pass_, task.start_from, done),
-                    flow_to_tensor(link.flow, self.device),
-                    _weights_tensor(link.weights, self.device),
-                )
+                start = self._warped(task, task.start_from, link.flow, link.weights, content, done, keep)
+                new_fraction = released_fraction(start)
             if task.kind == "sequential":
                 if start is not None:
                     fill = content * 255.0 if t.fill == "content" else self._result(task.pass_, task.start_from, done)
@@ -199,7 +283,7 @@ class ShotRunner:
         image = optimize_image(
             self.stylizer,
             content,
-            task_optim(task, self.settings),
+            task_optim(task, self.settings, new_fraction),
             init=init,
             extra_terms=extra,
             callback=report,

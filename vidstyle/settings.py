@@ -108,6 +108,28 @@ class TemporalSettings(_Model):
     pass_iterations: int = Field(100, ge=1, description="iterations per frame in each pass after the first")
     temporal_from_pass: int = Field(2, ge=1, description="first pass that uses the temporal loss (multipass)")
     blend: float = Field(1.0, ge=0, description="b in the multipass start (x_prev + b·c·ω(x_nbr)) / (1 + b·c)")
+    follow_input: bool = Field(
+        False,
+        description="temporal loss on changes: the warped earlier painting also moves with the smooth part of the "
+        "input's own change along the flow (suits colour-preserving styles; most paintings compress tones and "
+        "would over-follow)",
+    )
+    follow_sigma: float = Field(
+        0.03, ge=0, le=1, description="blur of the followed input change, as a fraction of the frame's longest side"
+    )
+    photometric_check: bool = Field(
+        True,
+        description="release a pixel from the earlier painting (repaint it from the content) where the input now "
+        "differs from the input it was painted for by more than photometric_abs + photometric_rel x brightness: a "
+        "fade, a lighting change, a new object (off: Ruder's weights from the flow alone)",
+    )
+    photometric_rel: float = Field(0.15, ge=0, le=10, description="relative part of the photometric threshold")
+    photometric_abs: float = Field(8.0, ge=0, le=255, description="absolute part of the photometric threshold (0-255)")
+    adaptive_iterations: bool = Field(
+        True,
+        description="frames that are largely new (released or disoccluded) get more iterations, up to the first "
+        "frame's budget and coarse to fine when most of the frame is new",
+    )
 
     @field_validator("long_term")
     @classmethod

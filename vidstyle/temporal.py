@@ -8,9 +8,11 @@ pixels, going from the current frame to the frame that is warped in (see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -84,3 +86,101 @@ def temporal_term(frames: Sequence[WarpedFrame], weight: float, size: tuple[int,
         [resize_like(f.image, size) for f in frames], [resize_like(f.weights, size) for f in frames], weight
     )
 
+
+
+# -- following the input (fidelity) ---------------------------------------------------------
+#
+# Ruder's terms hold every reliable pixel to the warped previous painting. When the *input*
+# changes along the flow (a fade, a lamp switched on, auto-exposure, a new object that the
+# flow glides over), that pins the painting to what the video no longer shows: a fade-in
+# from black stays the painting of black. Two corrections, computed from the input frames
+# along the same flow (so they do not depend on the stylised results):
+#
+# * photometric check against an anchor: each painted pixel remembers the input luminance it
+#   was painted for, R, carried along the flow with the painting. Where the current input
+#   differs from it by more than a threshold (abs + rel·brightness), the pixel is released
+#   (c = 0) and repainted from the content, and its anchor moves to the current input:
+#       R_i = k·c·ω(R_{i−1}) + (1 − k·c)·Y_i      (k: kept share, c: Ruder's weights).
+#   A slow fade, whose per-frame change is below any useful threshold, is caught once its
+#   accumulated change is large; a flash or a new object at once.
+# * follow (optional): the warped target moves with the smooth (Gaussian) part of the
+#   input's own change along the flow, a temporal loss on *changes*,
+#   Σ c·((x − ω(x_j)) − G_σ[I_i − ω(I_j)])², zero for a static scene. It suits styles that
+#   keep the input's tones (colour preservation); a painting that compresses the tones
+#   (most) would over-follow: the painting of black plus the whole fade.
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights
+
+
+def luma(image: Tensor) -> Tensor:
+    """Luminance (N, 1, H, W) of RGB images (N, 3, H, W), same units."""
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of (N, C, H, W) with ``sigma`` in pixels (reflect padding);
+    σ ≤ 0 returns ``x``. The kernel is cut at 3σ and at the image size."""
+    if sigma <= 0:
+        return x
+    h, w = x.shape[-2:]
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    k = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (k / sigma) ** 2)
+    c = x.shape[1]
+    out = x
+    for dim, n in ((3, w), (2, h)):
+        r = min(radius, n - 1)
+        if r <= 0:
+            continue
+        kk = kernel[radius - r : radius + r + 1]
+        kk = kk / kk.sum()
+        one = (1, 1, 1, 2 * r + 1) if dim == 3 else (1, 1, 2 * r + 1, 1)
+        pad = (r, r, 0, 0) if dim == 3 else (0, 0, r, r)
+        weight = kk.view(one).expand(c, *one[1:]).contiguous()
+        out = F.conv2d(F.pad(out, pad, mode="reflect"), weight, groups=c)
+    return out
+
+
+def photometric_keep(y: Tensor, y_ref: Tensor, rel: float, abs_: float, sigma: float = 1.0) -> Tensor:
+    """(N, 1, H, W) of 0/1: whether a pixel may stay held to its earlier painting, given the
+    luminance ``y`` (0–255) of the current input and ``y_ref`` of the input it was painted
+    for (both (N, 1, H, W), in frame i): 1 where d = |G_σ(y − y_ref)| ≤ abs_ + rel ·
+    max(G_σ y, G_σ y_ref). The light blur (σ px) keeps one-pixel flow misalignments at edges
+    from counting as change. The test is hard on purpose: a pixel held even at a fraction of
+    a temporal weight of 1e3–1e4 barely moves, so a soft ramp would not release it."""
+    d = gaussian_blur(y - y_ref, sigma).abs()
+    t = abs_ + rel * torch.maximum(gaussian_blur(y, sigma), gaussian_blur(y_ref, sigma))
+    return (d <= t).to(y.dtype)
+
+
+def advance_anchor(warped_anchor: Tensor, y: Tensor, held: Tensor) -> Tensor:
+    """The anchor of frame i: R_i = h·ω(R_{i−1}) + (1 − h)·Y_i, with ``held`` h = k·c the share
+    of each pixel still held to the warped painting (all (N, 1, H, W); luminance 0–255)."""
+    return held * warped_anchor + (1.0 - held) * y
+
+
+def smooth_change(change: Tensor, weights: Tensor, sigma: float) -> Tensor:
+    """The smooth part of the input's change along the flow: a normalised convolution
+    G_σ[c·ΔI] / G_σ[c] (so unreliable pixels do not leak in), 0 where no reliable pixel is
+    near. ``change`` (N, 3, H, W), ``weights`` c (N, 1, H, W) in [0, 1], σ in pixels."""
+    num = gaussian_blur(change * weights, sigma)
+    den = gaussian_blur(weights, sigma)
+    return torch.where(den > 1e-3, num / den.clamp_min(1e-3), torch.zeros_like(num))
+
+
+def follow_input(frame: WarpedFrame, keep: Tensor | None, change: Tensor | None, sigma: float) -> WarpedFrame:
+    """``frame`` (an earlier painting warped into frame i) adjusted to the input: its weights
+    times ``keep`` (see :func:`photometric_keep`; None: unchanged) and, given the input's
+    ``change`` along the same flow (I_i − ω(I_j), (N, 3, H, W), 0–255), its image moved by
+    the smooth part of that change (σ in pixels)."""
+    weights = frame.weights if keep is None else frame.weights * keep
+    image = frame.image
+    if change is not None:
+        image = (image + smooth_change(change, weights, sigma)).clamp(0.0, 255.0)
+    return WarpedFrame(image, weights)
+
+
+def released_fraction(frame: WarpedFrame) -> float:
+    """Share of frame i not held by ``frame`` (1 − mean c): how much of the frame is new."""
+    return float(1.0 - frame.weights.mean())

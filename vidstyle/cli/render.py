@@ -86,6 +86,17 @@ def render_command(
     blend: Annotated[float | None, typer.Option(help="Multipass blend b of the warped neighbour.")] = None,
     fill: Annotated[str | None, typer.Option(help="Start of disoccluded pixels: content or previous.")] = None,
     warm_start: Annotated[bool | None, typer.Option(help="Start each frame from the warped previous one.")] = None,
+    photometric_check: Annotated[
+        bool | None, typer.Option(help=f"Repaint pixels whose input changed along the flow since they were painted (fades, lighting, new objects); off: Ruder's weights [default: {'on' if _DEFAULTS.temporal.photometric_check else 'off'}].")
+    ] = None,
+    photometric_rel: Annotated[float | None, typer.Option(help=f"Relative part of that threshold [default: {_DEFAULTS.temporal.photometric_rel:g}].")] = None,
+    photometric_abs: Annotated[float | None, typer.Option(help=f"Absolute part of that threshold, 0-255 [default: {_DEFAULTS.temporal.photometric_abs:g}].")] = None,
+    follow_input: Annotated[
+        bool | None, typer.Option(help=f"Temporal loss on changes: the painting also moves with the input's smooth change along the flow [default: {'on' if _DEFAULTS.temporal.follow_input else 'off'}].")
+    ] = None,
+    adaptive_iterations: Annotated[
+        bool | None, typer.Option(help=f"More iterations for frames that are largely new [default: {'on' if _DEFAULTS.temporal.adaptive_iterations else 'off'}].")
+    ] = None,
     optimizer: Annotated[str | None, typer.Option(help="lbfgs or adam.")] = None,
     scales: Annotated[int | None, typer.Option(help="Coarse-to-fine scales for a shot's first frame.")] = None,
     flow_backend: Annotated[str | None, typer.Option(help="dis, farneback or raft.")] = None,
@@ -119,7 +130,10 @@ def render_command(
         optim={"iterations": iterations, "optimizer": optimizer, "scales": scales, "seed": seed},
         temporal={"frame_iterations": frame_iterations, "passes": passes, "pass_iterations": pass_iterations,
                   "temporal_from_pass": temporal_from_pass, "long_term": _ints(long_term, "--long-term"),
-                  "temporal_weight": temporal_weight, "blend": blend, "fill": fill, "warm_start": warm_start},
+                  "temporal_weight": temporal_weight, "blend": blend, "fill": fill, "warm_start": warm_start,
+                  "photometric_check": photometric_check, "photometric_rel": photometric_rel,
+                  "photometric_abs": photometric_abs, "follow_input": follow_input,
+                  "adaptive_iterations": adaptive_iterations},
         flow={"backend": flow_backend, "preset": flow_preset, "workers": flow_workers,
               "raft_weights": str(raft_weights) if raft_weights else None, "motion_boundaries": motion_boundaries},
         encode={"codec": codec, "crf": crf, "preset": encoder_preset},
