@@ -212,9 +212,14 @@ class ShotRunner:
         there = warp(self._content(source), flow_t)
         assert isinstance(there, Tensor)
         if keep is None and t.photometric_check:
-            keep = photometric_keep(luma(here), luma(there), t.photometric_rel, t.photometric_abs)
+            keep = photometric_keep(luma(here), luma(there), t.photometric_rel, t.photometric_abs,
+                                    self._photometric_sigma(here))
         change = here - there if t.follow_input else None
         return follow_input(w, keep, change, t.follow_sigma * max(here.shape[-2:]))
+
+    def _photometric_sigma(self, image: Tensor) -> float:
+        """The blur of the photometric check in pixels (at least 1) for a frame like ``image``."""
+        return max(1.0, self.settings.temporal.photometric_sigma * max(image.shape[-2:]))
 
     def _advance_anchor(self, task: Task, ff: FrameFlows | None) -> Tensor | None:
         """Carry the photometric anchor R (the input luminance each painted pixel was made for)
@@ -229,7 +234,7 @@ class ShotRunner:
         link = ff.links[1]
         flow_t = flow_to_tensor(link.flow, self.device)
         warped, inside = warp(self._anchor, flow_t, return_mask=True)
-        keep = photometric_keep(y, warped, t.photometric_rel, t.photometric_abs)
+        keep = photometric_keep(y, warped, t.photometric_rel, t.photometric_abs, self._photometric_sigma(y))
         held = keep * _weights_tensor(link.weights, self.device) * inside
         self._anchor = advance_anchor(warped, y, held)
         return keep

@@ -125,6 +125,10 @@ class TemporalSettings(_Model):
     )
     photometric_rel: float = Field(0.15, ge=0, le=10, description="relative part of the photometric threshold")
     photometric_abs: float = Field(8.0, ge=0, le=255, description="absolute part of the photometric threshold (0-255)")
+    photometric_sigma: float = Field(
+        0.04, ge=0, le=1, description="blur before the photometric check, as a fraction of the frame's longest side: "
+        "lighting changes are smooth, while the anchor carried along the flow loses fine texture"
+    )
     adaptive_iterations: bool = Field(
         True,
         description="frames that are largely new (released or disoccluded) get more iterations, up to the first "

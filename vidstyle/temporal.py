@@ -146,8 +146,8 @@ def photometric_keep(y: Tensor, y_ref: Tensor, rel: float, abs_: float, sigma: f
     """(N, 1, H, W) of 0/1: whether a pixel may stay held to its earlier painting, given the
     luminance ``y`` (0–255) of the current input and ``y_ref`` of the input it was painted
     for (both (N, 1, H, W), in frame i): 1 where d = |G_σ(y − y_ref)| ≤ abs_ + rel ·
-    max(G_σ y, G_σ y_ref). The light blur (σ px) keeps one-pixel flow misalignments at edges
-    from counting as change. The test is hard on purpose: a pixel held even at a fraction of
+    max(G_σ y, G_σ y_ref). The blur (σ px) keeps flow misalignments at edges, and the fine
+    texture that an anchor warped frame after frame loses, from counting as change. The test is hard on purpose: a pixel held even at a fraction of
     a temporal weight of 1e3–1e4 barely moves, so a soft ramp would not release it."""
     d = gaussian_blur(y - y_ref, sigma).abs()
     t = abs_ + rel * torch.maximum(gaussian_blur(y, sigma), gaussian_blur(y_ref, sigma))
