@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +14,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import VidstyleError, file_error
-from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
+from ..flow.backends import MIN_SIDE, DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
 from ..flow.cache import FlowCache
 from ..flow.pipeline import FlowPipeline
 from ..flow.viz import flow_to_rgb, save_png, weights_to_gray
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, os_errors
+from ..paths import Source, Target, check_apart, names_under, sequence_source
 from ..video import open_video
 from .app import app
 from .common import stderr_console
@@ -107,6 +110,10 @@ def flow_command(
         raise file_error(video, "no such file")
     if output.exists() and not output.is_dir():
         raise file_error(output, "exists and is not a directory")
+    check_apart(
+        [Target("output folder", output, "shared", names_under("flow.json", "pictures", re.compile(r".+-[0-9a-f]{16}")))],
+        [sequence_source(video), Source("RAFT weights", raft_weights) if raft_weights else None],
+    )
     options: dict[str, Any] = {"scale": scale}
     if backend.strip().lower() == "dis":
         options.update(preset=preset, refine=refine)
@@ -117,67 +124,75 @@ def flow_command(
     flow_backend = make_backend(backend, **options)
     console = stderr_console(quiet)
 
-    with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
-        info = reader.info
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise file_error(output, f"cannot create folder ({e.strerror or e})") from None
-        if not os.access(output, os.W_OK | os.X_OK):
-            raise file_error(output, "folder is not writable")
-        folder = output / "pictures"
-        if pictures:
-            folder.mkdir(exist_ok=True)
-        frames: list[int] = []
-        pairs: list[dict[str, Any]] = []
-        progress = Progress(
-            TextColumn("flow"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=console.quiet,
-        )
-        with (
-            FlowPipeline(output, offsets, backend=flow_backend, workers=workers, source=source_id(video)) as fp,
-            progress,
-        ):
-            task = progress.add_task("flow", total=len(reader) or None)
-            assert fp.cache is not None
-            for item in fp.iterate(reader):
-                frames.append(item.index)
-                size_wh = (item.image.shape[1], item.image.shape[0])
-                for k, link in sorted(item.links.items()):
-                    lo, hi = sorted((item.index, link.source))
-                    record: dict[str, Any] = {
-                        "frames": [lo, hi],
-                        "distance": k,
-                        "entry": str(fp.cache.path(lo, hi, size_wh).relative_to(output)),
-                    }
-                    if pictures:
-                        record["pictures"] = [f"pictures/{n}" for n in _pictures(fp.cache, lo, hi, size_wh, folder)]
-                    pairs.append(record)
-                progress.advance(task)
-        warning = reader.warning
+    created = not output.exists()
+    try:
+        with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
+            info = reader.info
+            if min(info.width, info.height) < MIN_SIDE:  # before creating anything or showing progress
+                raise file_error(video, f"frames of {info.width}x{info.height} are too small for optical flow "
+                                        f"(min side {MIN_SIDE})")  # fmt: skip
+            with os_errors(output, "cannot create folder"):
+                output.mkdir(parents=True, exist_ok=True)
+            if not os.access(output, os.W_OK | os.X_OK):
+                raise file_error(output, "folder is not writable")
+            folder = output / "pictures"
+            if pictures:
+                with os_errors(folder, "cannot create folder"):
+                    folder.mkdir(exist_ok=True)
+            frames: list[int] = []
+            pairs: list[dict[str, Any]] = []
+            progress = Progress(
+                TextColumn("flow"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                disable=console.quiet,
+            )
+            with (
+                FlowPipeline(output, offsets, backend=flow_backend, workers=workers, source=source_id(video)) as fp,
+                progress,
+            ):
+                task = progress.add_task("flow", total=len(reader) or None)
+                assert fp.cache is not None
+                for item in fp.iterate(reader):
+                    frames.append(item.index)
+                    size_wh = (item.image.shape[1], item.image.shape[0])
+                    for k, link in sorted(item.links.items()):
+                        lo, hi = sorted((item.index, link.source))
+                        record: dict[str, Any] = {
+                            "frames": [lo, hi],
+                            "distance": k,
+                            "entry": str(fp.cache.path(lo, hi, size_wh).relative_to(output)),
+                        }
+                        if pictures:
+                            record["pictures"] = [f"pictures/{n}" for n in _pictures(fp.cache, lo, hi, size_wh, folder)]
+                        pairs.append(record)
+                    progress.advance(task)
+            warning = reader.warning
 
-    if not frames:
-        raise file_error(video, "no frames in the selected range")
-    summary = {
-        "video": str(video),
-        "width": info.width,
-        "height": info.height,
-        "frames": frames,
-        "offsets": list(offsets),
-        "backend": flow_backend.identity(),
-        "cache": str(fp.cache.directory.relative_to(output)),
-        "pairs": pairs,
-        "conventions": {
-            "flow": "H x W x 2 float16, u = x, v = y in pixels; flow_A_B goes from frame A to frame B",
-            "weights_A_B": "consistency weights on frame A's pixels for warping frame B into A with flow_A_B",
-        },
-    }
-    atomic_write_bytes(output / "flow.json", (json.dumps(summary, indent=2) + "\n").encode())
-    if warning:
-        console.print(f"warning: {warning}")
-    console.print(f"wrote {len(pairs)} frame pairs of {len(frames)} frames ({info.width}x{info.height}) to {output}")
+        if not frames:
+            raise file_error(video, "no frames in the selected range")
+        summary = {
+            "video": str(video),
+            "width": info.width,
+            "height": info.height,
+            "frames": frames,
+            "offsets": list(offsets),
+            "backend": flow_backend.identity(),
+            "cache": str(fp.cache.directory.relative_to(output)),
+            "pairs": pairs,
+            "conventions": {
+                "flow": "H x W x 2 float16, u = x, v = y in pixels; flow_A_B goes from frame A to frame B",
+                "weights_A_B": "consistency weights on frame A's pixels for warping frame B into A with flow_A_B",
+            },
+        }
+        atomic_write_bytes(output / "flow.json", (json.dumps(summary, indent=2) + "\n").encode())
+        if warning:
+            console.print(f"warning: {warning}")
+        console.print(f"wrote {len(pairs)} frame pairs of {len(frames)} frames ({info.width}x{info.height}) to {output}")
+    except BaseException:
+        if created and not any(output.rglob("*.vsflow")):
+            shutil.rmtree(output, ignore_errors=True)  # nothing of value in it: leave nothing behind
+        raise

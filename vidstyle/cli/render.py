@@ -10,6 +10,7 @@ import typer
 
 from ..config import config_from_options, load_config
 from ..errors import Interrupted, VidstyleError
+from ..paths import Source
 from ..render import default_job_dir, render
 from ..settings import DEFAULT_PRESET, PRESETS, preset_settings
 from .app import app
@@ -145,6 +146,7 @@ def render_command(
             result = render(
                 input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
                 encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
+                protect=[Source("config", config)] if config else (),
             )  # fmt: skip
     except KeyboardInterrupt:
         kept = job or default_job_dir(output)
