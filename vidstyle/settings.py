@@ -61,6 +61,12 @@ class StyleSettings(_Model):
         return v
 
     @model_validator(mode="after")
+    def _something_to_optimise(self) -> StyleSettings:
+        if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
+            raise ValueError("content_weight, style_weight and tv_weight are all 0: there is nothing to optimise")
+        return self
+
+    @model_validator(mode="after")
     def _layer_weights_match(self) -> StyleSettings:
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise ValueError(
