@@ -23,6 +23,14 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         raise file_error(path, f"directory {parent} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise file_error(path, "exists and is not writable")
+    # Permission bits do not tell root about read-only mounts or /proc: try it for real.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".probe", dir=parent)
+    except OSError as e:
+        raise file_error(path, f"cannot write in {parent} ({describe_os_error(e)})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
     return path
 
 
