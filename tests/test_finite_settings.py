@@ -8,6 +8,7 @@ non-finite stops the frame with one line naming the setting, never a stored blac
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,13 @@ def _one_line(code: int, err: str) -> None:
     "option,value",
     [("--temporal-weight", "inf"), ("--style-weight", "inf"), ("--tv-weight", "inf"), ("--content-weight", "inf"),
      ("--temporal-weight", "1e300"), ("--style-weight", "nan"), ("--blend", "-inf"), ("--style-scale", "nan"),
-     ("--style-blend", "1,inf")],
+     ("--style-blend", "1,inf"), ("--size", "100000000"), ("--long-term", "1,1e300"), ("--long-term", "1,nan")],
 )  # fmt: skip
 def test_render_refuses_non_finite_or_overflowing_numbers(cli, tmp_path, option, value):
     out = tmp_path / "o.mp4"
-    code, _, err = cli("render", CLIP, STARRY, "-o", out, option, value, "--size", "32", "--device", "cpu")
+    cheap = ["--size", "32", "--end", "2f", "--iterations", "1", "--frame-iterations", "1", "--flow-workers", "0",
+             "--cuts", "none", "--device", "cpu", "-q"]  # in case a value were wrongly accepted
+    code, _, err = cli("render", CLIP, STARRY, "-o", out, *cheap, option, value)
     _one_line(code, err)
     assert option in err, err
     assert not out.exists() and not (tmp_path / "o.mp4.vidstyle-job").exists()
@@ -52,11 +55,12 @@ def test_render_refuses_non_finite_or_overflowing_numbers(cli, tmp_path, option,
 @pytest.mark.parametrize(
     "option,value",
     [("--style-weight", "inf"), ("--content-weight", "nan"), ("--tv-weight", "1e300"), ("--learning-rate", "inf"),
-     ("--style-layer-weights", "1,1,1,1,nan")],
+     ("--style-layer-weights", "1,1,1,1,nan"), ("--size", "100000000")],
 )  # fmt: skip
 def test_image_refuses_non_finite_numbers(cli, tmp_path, option, value):
     out = tmp_path / "o.png"
-    code, _, err = cli("image", CONTENT, STYLE, "-o", out, option, value, "--size", "32", "--device", "cpu")
+    code, _, err = cli("image", CONTENT, STYLE, "-o", out, "--size", "32", "--iterations", "1", "--device", "cpu", "-q",
+                       option, value)  # fmt: skip
     _one_line(code, err)
     assert option in err and not out.exists(), err
 
@@ -73,6 +77,15 @@ def test_toml_refuses_non_finite_numbers(tmp_path, text, key):
     with pytest.raises(VidstyleError) as e:
         load_config(path)
     assert str(path) in str(e.value) and key in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_probe_refuses_a_non_finite_frame_rate(cli, tmp_path, value):
+    (tmp_path / "seq").mkdir()
+    shutil.copy(CONTENT, tmp_path / "seq" / "0.png")
+    code, _, err = cli("probe", tmp_path / "seq", "--fps", value)
+    _one_line(code, err)
+    assert "fps" in err
 
 
 def test_python_api_refuses_non_finite_numbers():

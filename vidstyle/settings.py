@@ -19,6 +19,9 @@ SQRT2 = math.sqrt(2.0)
 # Loss weights beyond this overflow the float32 arithmetic of the losses and the optimiser
 # (a weight times a squared 0-255 error, then squared again inside L-BFGS).
 MAX_WEIGHT = 1e12
+# Longest side of a working frame or image: beyond this a frame does not fit in memory (or in
+# FFmpeg's scaler) on any machine vidstyle runs on.
+MAX_SIDE = 16384
 
 
 class _Model(BaseModel):
@@ -126,7 +129,7 @@ class TemporalSettings(_Model):
     @field_validator("long_term")
     @classmethod
     def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if not v or any(k < 1 for k in v) or len(set(v)) != len(v) or 1 not in v:
+        if not v or any(k < 1 or k > 10000 for k in v) or len(set(v)) != len(v) or 1 not in v:
             raise ValueError("long-term offsets must be distinct positive integers including 1, e.g. 1,2,4")
         return tuple(sorted(v))
 
@@ -157,7 +160,7 @@ class EncodeSettings(_Model):
 class RenderSettings(_Model):
     """Everything that decides what one shot's stylised frames look like."""
 
-    size: int | None = Field(512, ge=16, description="longest side of the stylised frames (None: source size)")
+    size: int | None = Field(512, ge=16, le=MAX_SIDE, description="longest side of the stylised frames (None: source size)")
     styles: tuple[Path, ...] = Field((), description="style images (paintings); blend weights in style.style_blend")
     style: StyleSettings = StyleSettings()
     optim: OptimSettings = OptimSettings()

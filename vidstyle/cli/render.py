@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,7 +39,7 @@ def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
     values = parse_floats(text, option)
     if values is None:
         return None
-    if any(v != int(v) for v in values):
+    if any(not math.isfinite(v) or v != int(v) for v in values):
         raise VidstyleError(f"{option}: expected whole numbers, got {text!r}")
     return tuple(int(v) for v in values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -73,6 +74,8 @@ def sequence_files(path: Path) -> list[Path]:
 def _fps(fps: float | Fraction | None) -> Fraction:
     if fps is None:
         return DEFAULT_SEQUENCE_FPS
+    if not math.isfinite(float(fps)):
+        raise VidstyleError(f"fps must be a finite number, not {fps}")
     rate = Fraction(fps).limit_denominator(1001000)
     if rate <= 0:
         raise VidstyleError(f"fps must be positive, not {fps}")
