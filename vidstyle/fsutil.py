@@ -27,7 +27,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".probe", dir=parent)
     except OSError as e:
-        raise file_error(path, f"cannot write in {parent} ({describe_os_error(e)})") from None
+        raise file_error(path, f"cannot create the file in {parent} ({describe_os_error(e)})") from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)

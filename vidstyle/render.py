@@ -205,7 +205,7 @@ def render(
             cuts=cuts, encode=encode, dev=dev, redo_changed=redo_changed, emit=emit, began=began,
             decode_key=decode_key, check=lambda st: check_apart(targets, settings_sources(st)),
         )  # fmt: skip
-    except BaseException:
+    except Exception:  # not Ctrl-C: the CLI then says the job is kept for resuming (its decoded frames)
         if created:
             discard_if_empty(j)
         raise
