@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,7 +69,25 @@ def _pictures(cache: FlowCache, lo: int, hi: int, size: tuple[int, int], folder:
     return list(names)
 
 
+def _no_empty_output(command: Callable[..., None]) -> Callable[..., None]:
+    """Remove the output folder the command created when it fails before storing any flow."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        output = Path(kwargs["output"])
+        created = not output.exists()
+        try:
+            command(*args, **kwargs)
+        except Exception:
+            if created and output.is_dir() and not any(output.rglob("*.vsflow")):
+                shutil.rmtree(output, ignore_errors=True)  # nothing of value in it: leave nothing behind
+            raise
+
+    return run
+
+
 @app.command("flow")
+@_no_empty_output
 def flow_command(
     video: Annotated[Path, typer.Argument(help="Input video file or image sequence.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
@@ -124,75 +144,69 @@ def flow_command(
     flow_backend = make_backend(backend, **options)
     console = stderr_console(quiet)
 
-    created = not output.exists()
-    try:
-        with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
-            info = reader.info
-            if min(info.width, info.height) < MIN_SIDE:  # before creating anything or showing progress
-                raise file_error(video, f"frames of {info.width}x{info.height} are too small for optical flow "
-                                        f"(min side {MIN_SIDE})")  # fmt: skip
-            with os_errors(output, "cannot create folder"):
-                output.mkdir(parents=True, exist_ok=True)
-            if not os.access(output, os.W_OK | os.X_OK):
-                raise file_error(output, "folder is not writable")
-            folder = output / "pictures"
-            if pictures:
-                with os_errors(folder, "cannot create folder"):
-                    folder.mkdir(exist_ok=True)
-            frames: list[int] = []
-            pairs: list[dict[str, Any]] = []
-            progress = Progress(
-                TextColumn("flow"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                disable=console.quiet,
-            )
-            with (
-                FlowPipeline(output, offsets, backend=flow_backend, workers=workers, source=source_id(video)) as fp,
-                progress,
-            ):
-                task = progress.add_task("flow", total=len(reader) or None)
-                assert fp.cache is not None
-                for item in fp.iterate(reader):
-                    frames.append(item.index)
-                    size_wh = (item.image.shape[1], item.image.shape[0])
-                    for k, link in sorted(item.links.items()):
-                        lo, hi = sorted((item.index, link.source))
-                        record: dict[str, Any] = {
-                            "frames": [lo, hi],
-                            "distance": k,
-                            "entry": str(fp.cache.path(lo, hi, size_wh).relative_to(output)),
-                        }
-                        if pictures:
-                            record["pictures"] = [f"pictures/{n}" for n in _pictures(fp.cache, lo, hi, size_wh, folder)]
-                        pairs.append(record)
-                    progress.advance(task)
-            warning = reader.warning
+    with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
+        info = reader.info
+        if min(info.width, info.height) < MIN_SIDE:  # before creating anything or showing progress
+            raise file_error(video, f"frames of {info.width}x{info.height} are too small for optical flow "
+                                    f"(min side {MIN_SIDE})")  # fmt: skip
+        with os_errors(output, "cannot create folder"):
+            output.mkdir(parents=True, exist_ok=True)
+        if not os.access(output, os.W_OK | os.X_OK):
+            raise file_error(output, "folder is not writable")
+        folder = output / "pictures"
+        if pictures:
+            with os_errors(folder, "cannot create folder"):
+                folder.mkdir(exist_ok=True)
+        frames: list[int] = []
+        pairs: list[dict[str, Any]] = []
+        progress = Progress(
+            TextColumn("flow"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=console.quiet,
+        )
+        with (
+            FlowPipeline(output, offsets, backend=flow_backend, workers=workers, source=source_id(video)) as fp,
+            progress,
+        ):
+            task = progress.add_task("flow", total=len(reader) or None)
+            assert fp.cache is not None
+            for item in fp.iterate(reader):
+                frames.append(item.index)
+                size_wh = (item.image.shape[1], item.image.shape[0])
+                for k, link in sorted(item.links.items()):
+                    lo, hi = sorted((item.index, link.source))
+                    record: dict[str, Any] = {
+                        "frames": [lo, hi],
+                        "distance": k,
+                        "entry": str(fp.cache.path(lo, hi, size_wh).relative_to(output)),
+                    }
+                    if pictures:
+                        record["pictures"] = [f"pictures/{n}" for n in _pictures(fp.cache, lo, hi, size_wh, folder)]
+                    pairs.append(record)
+                progress.advance(task)
+        warning = reader.warning
 
-        if not frames:
-            raise file_error(video, "no frames in the selected range")
-        summary = {
-            "video": str(video),
-            "width": info.width,
-            "height": info.height,
-            "frames": frames,
-            "offsets": list(offsets),
-            "backend": flow_backend.identity(),
-            "cache": str(fp.cache.directory.relative_to(output)),
-            "pairs": pairs,
-            "conventions": {
-                "flow": "H x W x 2 float16, u = x, v = y in pixels; flow_A_B goes from frame A to frame B",
-                "weights_A_B": "consistency weights on frame A's pixels for warping frame B into A with flow_A_B",
-            },
-        }
-        atomic_write_bytes(output / "flow.json", (json.dumps(summary, indent=2) + "\n").encode())
-        if warning:
-            console.print(f"warning: {warning}")
-        console.print(f"wrote {len(pairs)} frame pairs of {len(frames)} frames ({info.width}x{info.height}) to {output}")
-    except BaseException:
-        if created and not any(output.rglob("*.vsflow")):
-            shutil.rmtree(output, ignore_errors=True)  # nothing of value in it: leave nothing behind
-        raise
+    if not frames:
+        raise file_error(video, "no frames in the selected range")
+    summary = {
+        "video": str(video),
+        "width": info.width,
+        "height": info.height,
+        "frames": frames,
+        "offsets": list(offsets),
+        "backend": flow_backend.identity(),
+        "cache": str(fp.cache.directory.relative_to(output)),
+        "pairs": pairs,
+        "conventions": {
+            "flow": "H x W x 2 float16, u = x, v = y in pixels; flow_A_B goes from frame A to frame B",
+            "weights_A_B": "consistency weights on frame A's pixels for warping frame B into A with flow_A_B",
+        },
+    }
+    atomic_write_bytes(output / "flow.json", (json.dumps(summary, indent=2) + "\n").encode())
+    if warning:
+        console.print(f"warning: {warning}")
+    console.print(f"wrote {len(pairs)} frame pairs of {len(frames)} frames ({info.width}x{info.height}) to {output}")
