@@ -111,3 +111,14 @@ def test_the_check_itself(tmp_path):
     # two targets may not overlap
     with pytest.raises(VidstyleError, match="overlap"):
         check_apart([Target("output", tmp_path / "sub" / "o.mp4"), Target("job directory", tmp_path / "sub", "folder")], [])
+
+
+def test_outputs_beside_the_inputs_are_fine(cli, work):
+    """The check refuses only real clashes: a pattern input rendered into a file beside its
+    folder, with the job and output next to the inputs, works and changes no input."""
+    before = _digest(work / "frames")
+    code, _, err = cli("render", "frames/%04d.png", "style.jpg", "-o", "out.mp4", "--size", "32", "--preset", "fast",
+                       "--iterations", "2", "--frame-iterations", "1", "--flow-workers", "0", "--cuts", "none",
+                       "--device", "cpu", "-q")  # fmt: skip
+    assert code == 0, err
+    assert (work / "out.mp4").stat().st_size > 0 and _digest(work / "frames") == before

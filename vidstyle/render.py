@@ -125,7 +125,7 @@ def _file_sha(path: Path) -> str:
 
 
 def _input_identity(path: Path) -> dict[str, Any]:
-    st = path.stat()
+    st = (path.parent if is_pattern(path) else path).stat()  # a pattern's folder changes with its files
     return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
