@@ -107,6 +107,14 @@ def test_a_loss_that_turns_non_finite_stops_the_image_naming_the_setting(field, 
         stylize_image(CONTENT, [STYLE], size=32, style=style, optim=OptimSettings(iterations=3), device="cpu")
 
 
+def test_the_setting_is_named_also_when_the_optimisers_own_check_fires_first():
+    """minimize checks for non-finite losses every tolerance window (50 iterations); its
+    generic message is replaced by one naming the term that went wrong first."""
+    style = StyleSettings().model_copy(update={"style_weight": math.inf})
+    with pytest.raises(VidstyleError, match="the style loss became infinite or NaN.*--style-weight"):
+        stylize_image(CONTENT, [STYLE], size=24, style=style, optim=OptimSettings(iterations=120, scales=1), device="cpu")
+
+
 def test_a_temporal_loss_that_turns_non_finite_stops_the_render_before_storing_a_frame(tmp_path):
     good = apply_overrides(preset_settings("fast"), {"size": 32, "styles": (str(STARRY),), "optim": {"iterations": 3},
                                                     "temporal": {"frame_iterations": 2}, "flow": {"workers": 0}})  # fmt: skip

@@ -246,18 +246,22 @@ def optimize_image(
         criterion = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
         ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
         guard = _FiniteGuard(callback)
-        x = minimize(
-            x,
-            criterion,
-            iterations=optim.iterations_at(k, len(sizes)),
-            optimizer=optim.optimizer,
-            learning_rate=optim.learning_rate,
-            history=optim.history,
-            tolerance=optim.tolerance,
-            tolerance_window=optim.tolerance_window,
-            callback=guard,
-            context=ctx,
-        )
+        try:
+            x = minimize(
+                x,
+                criterion,
+                iterations=optim.iterations_at(k, len(sizes)),
+                optimizer=optim.optimizer,
+                learning_rate=optim.learning_rate,
+                history=optim.history,
+                tolerance=optim.tolerance,
+                tolerance_window=optim.tolerance_window,
+                callback=guard,
+                context=ctx,
+            )
+        except VidstyleError:
+            guard.check(None, context)  # minimize's own non-finite check fired: name the setting if we can
+            raise
         guard.check(x, context)
     assert x is not None
     return stylizer.finish(x, content255)
@@ -294,12 +298,12 @@ class _FiniteGuard:
         if self.callback is not None:
             self.callback(it)
 
-    def check(self, x: Tensor, context: Mapping[str, object] | None) -> None:
-        """Raise a one-line error if a loss or the image stopped being finite."""
+    def check(self, x: Tensor | None, context: Mapping[str, object] | None) -> None:
+        """Raise a one-line error if a loss or the image (``x``, when given) stopped being finite."""
         firsts = {name: float(v) for name, v in self.first_bad.items()}
         went = [f for f in firsts.values() if f >= 0]
         bad = [name for name, f in firsts.items() if went and f == min(went)]  # the first to go wrong
-        if not bad and bool(torch.isfinite(x).all()):
+        if not bad and (x is None or bool(torch.isfinite(x).all())):
             return
         where = ""
         if context and "pos" in context:
