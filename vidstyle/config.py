@@ -102,7 +102,7 @@ COMMAND_LINE = "command line"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 # -- positions and cuts ----------------------------------------------------------------------

@@ -8,36 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .errors import file_error
 from .fsutil import atomic_path, check_writable
+from .imread import BACKGROUND, check_image, image_size, read_rgb8  # noqa: F401 - one loader, re-exported
 
 WRITABLE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def load_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """An image file as an RGB tensor; EXIF orientation applied, alpha and palettes dropped."""
-    path = Path(path)
-    if not path.exists():
-        raise file_error(path, "file not found")
-    if path.is_dir():
-        raise file_error(path, "is a directory, expected an image file")
-    if path.stat().st_size == 0:
-        raise file_error(path, "file is empty (0 bytes)")
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.width == 0 or im.height == 0:
-                raise file_error(path, "image has zero size")
-            array = np.asarray(im.convert("RGB"))
-    except UnidentifiedImageError:
-        raise file_error(path, "not an image file (unrecognised format)") from None
-    except PermissionError:
-        raise file_error(path, "permission denied") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise file_error(path, f"cannot read image ({e})") from None
-    return from_uint8(array)
+    """An image file as an RGB tensor (1, 3, H, W) in [0, 1], read by :func:`read_rgb8`."""
+    return from_uint8(read_rgb8(path)[0])
 
 
 def from_uint8(array: np.ndarray) -> torch.Tensor:

@@ -31,13 +31,14 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
 
-from .errors import VidstyleError
-from .fsutil import atomic_write_bytes, fsync_dir
+from .errors import VidstyleError, file_error
+from .fsutil import atomic_write_bytes, describe_os_error, fsync_dir, os_errors
 
 JOB_FORMAT = 1
 
@@ -82,6 +83,76 @@ class ResultRecord:
     losses: dict[str, float]
 
 
+# -- what a job's files must look like ---------------------------------------------------------
+# A job is data we wrote but must not trust (a crash, a full disk or a person may have damaged
+# it): everything read back is validated with these models; what fails is redone.
+Sha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+NonNeg = Annotated[int, Field(ge=0, strict=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class JobConfigModel(BaseModel):
+    """job.json."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    format: int = Field(strict=True)
+    decode: dict[str, Any]
+    shots: list[tuple[NonNeg, NonNeg]]
+    settings: list[dict[str, Any]]
+    encode: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobConfigModel:
+        if len(self.shots) != len(self.settings):
+            raise ValueError(f"{len(self.shots)} shots but {len(self.settings)} shot settings")
+        for k, (a, b) in enumerate(self.shots):
+            if a >= b or (k and a != self.shots[k - 1][1]):
+                raise ValueError(f"shot {k} spans [{a}, {b}), which does not follow the shot before")
+        return self
+
+
+class FrameModel(_Strict):
+    """One entry of frames.json."""
+
+    pos: NonNeg
+    index: NonNeg
+    pts: int | None = Field(strict=True)
+    time: float
+    duration: int | None = Field(strict=True)
+    sha: Sha
+
+
+class ResultRow(_Strict):
+    """A ``result`` line of manifest.jsonl."""
+
+    type: Literal["result"]
+    shot: NonNeg
+    pass_: Annotated[int, Field(ge=1, strict=True, alias="pass")]
+    pos: NonNeg
+    sha: Sha
+    seconds: Annotated[float, Field(ge=0)] = 0.0
+    losses: dict[str, float] = {}
+
+
+class InvalidateRow(_Strict):
+    """An ``invalidate`` line of manifest.jsonl (a shot's settings changed)."""
+
+    type: Literal["invalidate"]
+    shots: list[NonNeg]
+    reason: str = ""
+
+
+_FRAMES = TypeAdapter(list[FrameModel])
+_ROW = TypeAdapter(Annotated[ResultRow | InvalidateRow, Field(discriminator="type")])
+
+
+class JobDamaged(VidstyleError):
+    """A job file is not what vidstyle writes (truncated, edited, or from a failing disk)."""
+
+
 class JobBusyError(VidstyleError):
     """Another live render holds the job's lock."""
 
@@ -92,6 +163,7 @@ class Job:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._lock_fd: int | None = None
+        self.repairs: list[str] = []  # what was found damaged and will be redone, for people
 
     # -- layout ---------------------------------------------------------------------
     @property
@@ -131,9 +203,13 @@ class Job:
         The lock is an ``flock`` on JOB/lock, so the kernel releases it when its process dies:
         a crashed render never leaves the job locked.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        with os_errors(self.root, "cannot create the job directory"):
+            self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if path.is_dir() or (path.exists() and not path.is_file()):
+            raise file_error(path, "the job's lock is not a file (remove it; it holds nothing of the job)")
+        with os_errors(path, "cannot create the job's lock"):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -141,9 +217,10 @@ class Job:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise JobBusyError(f"{self.root}: job is in use by another render ({holder})") from None
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode())
+            raise file_error(path, f"cannot lock the job ({describe_os_error(e)})") from None
+        with contextlib.suppress(OSError):  # who holds it is for people; a full disk must not stop us here
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode())
         self._lock_fd = fd
         try:
             yield self
@@ -157,29 +234,42 @@ class Job:
     # -- config and frames ----------------------------------------------------------
     def read_config(self) -> dict[str, Any] | None:
         """The stored job description, or None for a new job."""
-        if not self.config_path.is_file():
+        if not self.config_path.exists():
             return None
         try:
-            data = json.loads(self.config_path.read_text())
+            data = json.loads(self.config_path.read_bytes())
+        except PermissionError as e:
+            raise file_error(self.config_path, f"cannot read ({describe_os_error(e)})") from None
         except (OSError, ValueError) as e:
-            raise VidstyleError(f"{self.config_path}: unreadable job description ({e})") from None
-        if data.get("format") != JOB_FORMAT:
-            raise VidstyleError(f"{self.config_path}: job format {data.get('format')} is not supported here")
-        return data
+            raise JobDamaged(f"{self.config_path}: damaged ({_short_error(e)})") from None
+        if isinstance(data, dict) and isinstance(data.get("format"), int) and data["format"] != JOB_FORMAT:
+            raise VidstyleError(f"{self.config_path}: job format {data['format']} is not supported here")
+        try:
+            config = JobConfigModel.model_validate(data).model_dump()
+        except ValidationError as e:
+            raise JobDamaged(f"{self.config_path}: damaged ({_first_problem(e)})") from None
+        config["shots"] = [list(span) for span in config["shots"]]
+        return config
 
     def write_config(self, config: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        with os_errors(self.root, "cannot create the job directory"):
+            self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.config_path, json.dumps({"format": JOB_FORMAT, **config}, indent=1).encode())
 
     def read_frames(self) -> list[FrameRecord] | None:
-        """The decoded frame list, or None when decoding has not finished."""
-        if not self.frames_path.is_file():
+        """The decoded frame list, or None when decoding has not finished or the list is damaged
+        (then the frames are decoded again, and :attr:`repairs` says so)."""
+        if not self.frames_path.exists():
             return None
         try:
-            rows = json.loads(self.frames_path.read_text())
-            return [FrameRecord(**r) for r in rows]
-        except (OSError, ValueError, TypeError):
-            return None  # damaged: decode again
+            rows = _FRAMES.validate_json(self.frames_path.read_bytes())
+            if not rows or [r.pos for r in rows] != list(range(len(rows))):
+                raise ValueError("positions are not 0, 1, 2, …")
+        except (OSError, ValueError) as e:
+            why = _first_problem(e) if isinstance(e, ValidationError) else _short_error(e)
+            self.repairs.append(f"{self.frames_path} was damaged ({why}); decoding the frames again")
+            return None
+        return [FrameRecord(**r.model_dump()) for r in rows]
 
     def write_frames(self, frames: list[FrameRecord]) -> None:
         atomic_write_bytes(self.frames_path, json.dumps([dataclasses.asdict(f) for f in frames]).encode())
@@ -188,12 +278,25 @@ class Job:
         """Store a decoded frame durably; returns its checksum."""
         data = encode_png(image)
         path = self.content_path(pos)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with os_errors(path.parent, "cannot create folder"):
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
         return sha256(data)
 
     def load_content(self, frame: FrameRecord) -> np.ndarray:
         return self._load_checked(self.content_path(frame.pos), frame.sha)
+
+    def damaged_content(self, frames: list[FrameRecord]) -> list[FrameRecord]:
+        """The decoded frames whose stored file is missing or does not match its checksum."""
+        bad = []
+        for f in frames:
+            try:
+                ok = sha256(self.content_path(f.pos).read_bytes()) == f.sha
+            except OSError:
+                ok = False
+            if not ok:
+                bad.append(f)
+        return bad
 
     # -- results --------------------------------------------------------------------
     def store_result(
@@ -202,7 +305,8 @@ class Job:
         """Write a stylised frame durably, then record it in the manifest."""
         data = encode_png(image)
         path = self.result_path(pass_, pos)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with os_errors(path.parent, "cannot create folder"):
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
         rec = ResultRecord(shot, pass_, pos, sha256(data), round(seconds, 3), losses)
         self._append({"type": "result", **_result_row(rec)})
@@ -214,21 +318,30 @@ class Job:
     def results(self) -> dict[tuple[int, int], ResultRecord]:
         """Recorded results by (pass, position); later records win, invalidated shots drop out."""
         out: dict[tuple[int, int], ResultRecord] = {}
-        for row in self._manifest_rows():
-            kind = row.get("type")
-            if kind == "result":
-                try:
-                    rec = ResultRecord(
-                        int(row["shot"]), int(row["pass"]), int(row["pos"]), str(row["sha"]),
-                        float(row.get("seconds", 0.0)), dict(row.get("losses", {})),
-                    )  # fmt: skip
-                except (KeyError, TypeError, ValueError):
-                    continue
+        for row in self._manifest_rows()[0]:
+            if isinstance(row, ResultRow):
+                rec = ResultRecord(row.shot, row.pass_, row.pos, row.sha, row.seconds, dict(row.losses))
                 out[(rec.pass_, rec.pos)] = rec
-            elif kind == "invalidate":
-                shots = set(row.get("shots", []))
+            else:
+                shots = set(row.shots)
                 out = {k: r for k, r in out.items() if r.shot not in shots}
         return out
+
+    def repair_manifest(self) -> None:
+        """Rewrite the manifest without its damaged lines (call with the lock held).
+
+        A line cut short by a crash or a full disk, a line with a wrong-typed field, or two
+        lines run together are dropped or split, so that ``status`` counts right and no
+        finished frame is redone; :attr:`repairs` says what was dropped.
+        """
+        rows, damaged = self._manifest_rows()
+        if not damaged:
+            return
+        text = "".join(json.dumps(r.model_dump(by_alias=True), separators=(",", ":")) + "\n" for r in rows)
+        atomic_write_bytes(self.manifest_path, text.encode())
+        lines = ", ".join(map(str, damaged[:5])) + (", …" if len(damaged) > 5 else "")
+        self.repairs.append(f"{self.manifest_path}: dropped {len(damaged)} damaged line(s) ({lines}); "
+                            "their frames are redone")  # fmt: skip
 
     def verified_results(self) -> tuple[dict[tuple[int, int], ResultRecord], list[ResultRecord]]:
         """Recorded results whose files are intact, and the damaged ones (to be redone)."""
@@ -249,35 +362,61 @@ class Job:
 
     # -- log ------------------------------------------------------------------------
     def log(self, message: str) -> None:
-        """Append a timestamped line to JOB/log.txt."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(f"{_now()} {message}\n")
+        """Append a timestamped line to JOB/log.txt (best effort: the log is for people, and a
+        full disk must not hide the error being logged)."""
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(f"{_now()} {message}\n")
 
     # -- internals ------------------------------------------------------------------
     def _append(self, row: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(row, separators=(",", ":")) + "\n"
-        new = not self.manifest_path.exists()
-        with open(self.manifest_path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
-        if new:
-            fsync_dir(self.root)
-
-    def _manifest_rows(self) -> Iterator[dict[str, Any]]:
-        try:
-            text = self.manifest_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return
-        for line in text.splitlines():
+        """Append one line to the manifest, durably; on failure (disk full…) the manifest is
+        left as it was and the error names it."""
+        line = (json.dumps(row, separators=(",", ":")) + "\n").encode()
+        with os_errors(self.manifest_path, "cannot record the result"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.manifest_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash: that result was never complete
-            if isinstance(row, dict):
-                yield row
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # the last line was cut short: never glue onto it
+                try:
+                    view = memoryview(line)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)  # no half line left behind
+                    raise
+            finally:
+                os.close(fd)
+            if size == 0:
+                fsync_dir(self.root)
+
+    def _manifest_rows(self) -> tuple[list[ResultRow | InvalidateRow], list[int]]:
+        """The valid manifest rows, and the numbers of the damaged lines."""
+        try:
+            data = self.manifest_path.read_bytes()
+        except FileNotFoundError:
+            return [], []
+        except OSError as e:
+            raise file_error(self.manifest_path, f"cannot read ({describe_os_error(e)})") from None
+        rows: list[ResultRow | InvalidateRow] = []
+        damaged: list[int] = []
+        for n, raw in enumerate(data.split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            parsed = _parse_row(raw)
+            if parsed is None:
+                # Two lines run together (one cut short, the next appended to it): keep the whole second one.
+                cut = raw.rfind(b'{"type"')
+                parsed = _parse_row(raw[cut:]) if cut > 0 else None
+                damaged.append(n)
+            if parsed is not None:
+                rows.append(parsed)
+        return rows, damaged
 
     def _load_checked(self, path: Path, sha: str) -> np.ndarray:
         try:
@@ -287,6 +426,24 @@ class Job:
         if sha256(data) != sha:
             raise VidstyleError(f"{path}: stored frame is damaged (checksum mismatch); run again to redo it")
         return decode_png(data)
+
+
+def _parse_row(raw: bytes) -> ResultRow | InvalidateRow | None:
+    try:
+        return _ROW.validate_json(raw)
+    except (ValidationError, ValueError):
+        return None
+
+
+def _first_problem(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where + ': ' if where else ''}{err.get('msg', 'invalid')}"
+
+
+def _short_error(e: Exception) -> str:
+    text = describe_os_error(e) if isinstance(e, OSError) else str(e)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _result_row(rec: ResultRecord) -> dict[str, Any]:

@@ -22,13 +22,15 @@ import torch
 
 from .device import resolve_device
 from .errors import VidstyleError, file_error
-from .job import FrameRecord, Job, ResultRecord
+from .job import FrameRecord, Job, JobDamaged, ResultRecord
 from .optimize import Iterate
+from .paths import Source, Target, check_apart, output_target, sequence_source
 from .runner import FrameFinished, ShotRunner
 from .schedule import shot_schedule
 from .settings import EncodeSettings, RenderSettings
 from .stylize import Stylizer
 from .video import VideoWriter, check_output, open_video
+from .video.sequence import is_pattern
 
 JOB_SUFFIX = ".vidstyle-job"
 RECORD_TAG = "comment"
@@ -123,7 +125,7 @@ def _file_sha(path: Path) -> str:
 
 
 def _input_identity(path: Path) -> dict[str, Any]:
-    st = path.stat()
+    st = (path.parent if is_pattern(path) else path).stat()  # a pattern's folder changes with its files
     return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
@@ -165,34 +167,100 @@ def render(
     device: str | torch.device = "auto",
     redo_changed: bool = False,
     progress: Progress | None = None,
+    protect: Sequence[Source] = (),
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
     ``plan`` gives each shot's settings (the first shot's size and trim apply to all);
     ``cuts`` splits the decoded frames into shots (default: one shot). With an explicit
     ``job`` whose stored settings differ, the render refuses unless ``redo_changed``, which
-    redoes the shots whose settings changed.
+    redoes the shots whose settings changed. ``protect`` names more files the render reads
+    (a config file): like the input and the style images, the output and the job may not
+    replace them or live inside them.
     """
     began = time.perf_counter()
     input, output = Path(input), Path(output)
     emit = progress or (lambda e: None)
     plan = UniformPlan(plan) if isinstance(plan, RenderSettings) else plan
     encode = encode or EncodeSettings()
-    if not input.exists():
+    if not (input.exists() or is_pattern(input)):
         raise file_error(input, "file not found")
-    check_output(output, encode.codec)
-    dev = resolve_device(device)
     implicit = job is None
     job_dir = default_job_dir(output) if implicit else Path(job)
+    base = plan.settings
+    targets = [output_target(output), Target("job directory", job_dir, "folder")]
+    check_apart(targets, [sequence_source(input), *protect, *settings_sources(base)])
+    check_output(output, encode.codec)
+    dev = resolve_device(device)
     if not implicit and job_dir.exists() and not job_dir.is_dir():
         raise file_error(job_dir, "exists and is not a directory")
     j = Job(job_dir)
-    base = plan.settings
+    check_styles(base, "")
     decode_key = {"input": _input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
 
+    created = not job_dir.exists()
+    try:
+        return _render_locked(
+            input, output, plan, j, implicit=implicit, keep_job=keep_job, start=start, end=end, stride=stride,
+            cuts=cuts, encode=encode, dev=dev, redo_changed=redo_changed, emit=emit, began=began,
+            decode_key=decode_key, check=lambda st: check_apart(targets, settings_sources(st)),
+        )  # fmt: skip
+    except Exception:  # not Ctrl-C: the CLI then says the job is kept for resuming (its decoded frames)
+        if created:
+            discard_if_empty(j)
+        raise
+
+
+def settings_sources(settings: RenderSettings) -> list[Source]:
+    """The files a shot's settings read: style images, a start image, weights files."""
+    out = [Source("style image", Path(p)) for p in settings.styles]
+    if settings.optim.init not in ("content", "noise"):
+        out.append(Source("start image", Path(settings.optim.init)))
+    for what, p in (("network weights", settings.style.weights), ("RAFT weights", settings.flow.raft_weights)):
+        if p is not None:
+            out.append(Source(what, Path(p)))
+    return out
+
+
+def check_styles(settings: RenderSettings, where: str) -> None:
+    """Every style image of ``settings`` exists and reads as an image (before any work)."""
+    from .imread import check_image
+
+    if not settings.styles:
+        raise VidstyleError(f"{where}no style image given")
+    for p in settings.styles:
+        if not Path(p).is_file():
+            raise file_error(p, f"style image{' of ' + where.rstrip(': ') if where else ''} not found")
+        check_image(p)
+
+
+def discard_if_empty(j: Job) -> None:
+    """Remove a job directory that this render created and that holds no stylised frame."""
+    try:
+        if j.results():
+            return
+    except Exception:  # noqa: BLE001 - an unreadable manifest holds nothing we can use either
+        pass
+    shutil.rmtree(j.root, ignore_errors=True)
+
+
+def _render_locked(
+    input: Path, output: Path, plan: ShotPlan, j: Job, *, implicit: bool, keep_job: bool, start: Any, end: Any,
+    stride: int, cuts: Callable[[Path, list[FrameRecord]], list[ShotSpan]] | None, encode: EncodeSettings,
+    dev: torch.device, redo_changed: bool, emit: Progress, began: float, decode_key: dict[str, Any],
+    check: Callable[[RenderSettings], None],
+) -> RenderResult:  # fmt: skip
+    job_dir = j.root
+    base = plan.settings
     with j.locked():
         j.log(f"render {input} → {output} on {dev}")
-        stored = j.read_config()
+        try:
+            stored = j.read_config()
+        except JobDamaged as e:
+            _repaired(j, emit, f"{e}; starting the job over")
+            _reset(j)
+            stored = None
+        j.repair_manifest()
         if stored is not None and stored.get("decode") != decode_key:
             changes = _diff(stored.get("decode"), decode_key)
             if not (implicit or redo_changed):
@@ -203,16 +271,19 @@ def render(
             stored = None
 
         frames = j.read_frames() if stored is not None else None
+        for text in j.repairs:
+            _repaired(j, emit, text)
+        j.repairs.clear()
         if frames is None:
             frames = _decode(input, j, base.size, start, end, stride, emit)
+        else:
+            frames = _redecode_damaged(input, j, frames, base.size, start, end, stride, emit)
         shots = cuts(input, frames) if cuts is not None else [ShotSpan(0, 0, len(frames))]
         shot_settings = [plan.settings_for(s) for s in shots]
         for s, st in zip(shots, shot_settings):
-            if not st.styles:
-                raise VidstyleError(f"shot {s.index}: no style image given")
-            for p in st.styles:
-                if not Path(p).is_file():
-                    raise file_error(p, f"style image of shot {s.index} not found")
+            if st is not base:
+                check_styles(st, f"shot {s.index}: ")
+                check(st)
         identities = [_shot_identity(st) for st in shot_settings]
         spans = [[s.start, s.end] for s in shots]
 
@@ -323,6 +394,39 @@ def _decode(input: Path, j: Job, size: int | None, start: Any, end: Any, stride:
     return frames
 
 
+def _repaired(j: Job, emit: Progress, text: str) -> None:
+    """Say (in the log and as a note) what was found damaged and is being redone."""
+    j.log(text)
+    emit(Note(text))
+
+
+def _redecode_damaged(input: Path, j: Job, frames: list[FrameRecord], size: int | None, start: Any, end: Any,
+                      stride: int, emit: Progress) -> list[FrameRecord]:  # fmt: skip
+    """Decode again the stored content frames that are missing or damaged (decoding is
+    deterministic, so they come back as they were; if not, their new checksum is recorded)."""
+    bad = {f.pos for f in j.damaged_content(frames)}
+    if not bad:
+        return frames
+    names = ", ".join(map(str, sorted(bad)[:5])) + (", …" if len(bad) > 5 else "")
+    _repaired(j, emit, f"decoded frame(s) {names} in {j.root / 'content'} were missing or damaged; decoding them again")
+    out = list(frames)
+    with open_video(input, size=size, start=start, end=end, stride=stride) as reader:
+        for pos, f in enumerate(reader):
+            if pos >= len(out):
+                break
+            if pos in bad:
+                sha = j.store_content(pos, f.image)
+                out[pos] = dataclasses.replace(out[pos], sha=sha)
+                bad.discard(pos)
+                if not bad:
+                    break
+    if bad:
+        raise file_error(input, f"frame(s) {sorted(bad)} can no longer be decoded; the input changed?")
+    if out != frames:
+        j.write_frames(out)
+    return out
+
+
 def _encode(
     input: Path, output: Path, j: Job, frames: list[FrameRecord], last_pass: Sequence[int],
     done: dict[tuple[int, int], ResultRecord], encode: EncodeSettings, start: Any, end: Any, stride: int,
@@ -395,6 +499,8 @@ def render_baseline(
     except (KeyError, TypeError, ValueError) as e:
         raise file_error(output, f"unreadable vidstyle render record ({e})") from None
     target = Path(path) if path is not None else baseline_path(output)
+    check_apart([output_target(target, "baseline"), Target("baseline job", default_job_dir(target), "folder")],
+                [sequence_source(input), sequence_source(output, "stylised video")])  # fmt: skip
     plan = _RecordedPlan(tuple(spans), tuple(settings))
     render(
         input, target, plan, job=default_job_dir(target), start=decode.get("start"), end=decode.get("end"),

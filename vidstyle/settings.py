@@ -16,16 +16,25 @@ from .vgg import LAYERS
 SQRT2 = math.sqrt(2.0)
 
 
+# Loss weights beyond this overflow the float32 arithmetic of the losses and the optimiser
+# (a weight times a squared 0-255 error, then squared again inside L-BFGS).
+MAX_WEIGHT = 1e12
+# Longest side of a working frame or image: beyond this a frame does not fit in memory (or in
+# FFmpeg's scaler) on any machine vidstyle runs on.
+MAX_SIDE = 16384
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Every number is finite: inf and nan are refused wherever a setting comes from (CLI, TOML, Python).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class StyleSettings(_Model):
     """What the image should look like: network, layers, loss weights, colour handling."""
 
-    content_weight: float = Field(5.0, ge=0, description="weight of the content (relu4_2) loss")
-    style_weight: float = Field(100.0, ge=0, description="weight of the Gram style loss")
-    tv_weight: float = Field(1e-3, ge=0, description="weight of the total-variation smoothness loss")
+    content_weight: float = Field(5.0, ge=0, le=MAX_WEIGHT, description="weight of the content (relu4_2) loss")
+    style_weight: float = Field(100.0, ge=0, le=MAX_WEIGHT, description="weight of the Gram style loss")
+    tv_weight: float = Field(1e-3, ge=0, le=MAX_WEIGHT, description="weight of the total-variation smoothness loss")
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     style_layer_weights: tuple[float, ...] | None = Field(None, description="per style layer; default all 1")
@@ -50,7 +59,15 @@ class StyleSettings(_Model):
     def _non_negative(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
         if v is not None and (any(w < 0 for w in v) or not any(w > 0 for w in v)):
             raise ValueError("weights must be non-negative and not all zero")
+        if v is not None and any(w > MAX_WEIGHT for w in v):
+            raise ValueError(f"weights must be at most {MAX_WEIGHT:g}")
         return v
+
+    @model_validator(mode="after")
+    def _something_to_optimise(self) -> StyleSettings:
+        if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
+            raise ValueError("content_weight, style_weight and tv_weight are all 0: there is nothing to optimise")
+        return self
 
     @model_validator(mode="after")
     def _layer_weights_match(self) -> StyleSettings:
@@ -69,7 +86,7 @@ class OptimSettings(_Model):
     coarse_iterations: int | None = Field(
         None, ge=1, description="iterations at each coarser scale (default: half of iterations)"
     )
-    learning_rate: float | None = Field(None, gt=0, description="default 1 for L-BFGS, 10 for Adam")
+    learning_rate: float | None = Field(None, gt=0, le=1e6, description="default 1 for L-BFGS, 10 for Adam")
     history: int = Field(100, ge=1, le=1000, description="L-BFGS history length")
     tolerance: float = Field(1e-4, ge=0, description="stop when the loss falls less than this (relative) …")
     tolerance_window: int = Field(50, ge=0, description="… over this many iterations (0: never stop early)")
@@ -93,7 +110,7 @@ class TemporalSettings(_Model):
     """Video consistency (Ruder et al.): warped start, temporal losses, multipass schedule."""
 
     temporal_weight: float = Field(
-        1e4, ge=0, description="weight of the short/long-term temporal loss (Ruder used 1e3; 1e4 flickers less, see README)"
+        1e4, ge=0, le=MAX_WEIGHT, description="weight of the short/long-term temporal loss (Ruder used 1e3; 1e4 flickers less, see README)"
     )
     long_term: tuple[int, ...] = Field(
         (1,), description="earlier frames tied to each frame, e.g. (1,) short-term only, (1, 2, 4) long-term"
@@ -107,7 +124,7 @@ class TemporalSettings(_Model):
     passes: int = Field(1, ge=1, le=50, description="1: single sequential pass; more: Ruder's multipass")
     pass_iterations: int = Field(100, ge=1, description="iterations per frame in each pass after the first")
     temporal_from_pass: int = Field(2, ge=1, description="first pass that uses the temporal loss (multipass)")
-    blend: float = Field(1.0, ge=0, description="b in the multipass start (x_prev + b·c·ω(x_nbr)) / (1 + b·c)")
+    blend: float = Field(1.0, ge=0, le=1e6, description="b in the multipass start (x_prev + b·c·ω(x_nbr)) / (1 + b·c)")
     follow_input: bool = Field(
         False,
         description="temporal loss on changes: the warped earlier painting also moves with the smooth part of the "
@@ -138,7 +155,7 @@ class TemporalSettings(_Model):
     @field_validator("long_term")
     @classmethod
     def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if not v or any(k < 1 for k in v) or len(set(v)) != len(v) or 1 not in v:
+        if not v or any(k < 1 or k > 10000 for k in v) or len(set(v)) != len(v) or 1 not in v:
             raise ValueError("long-term offsets must be distinct positive integers including 1, e.g. 1,2,4")
         return tuple(sorted(v))
 
@@ -169,7 +186,7 @@ class EncodeSettings(_Model):
 class RenderSettings(_Model):
     """Everything that decides what one shot's stylised frames look like."""
 
-    size: int | None = Field(512, ge=16, description="longest side of the stylised frames (None: source size)")
+    size: int | None = Field(512, ge=16, le=MAX_SIDE, description="longest side of the stylised frames (None: source size)")
     styles: tuple[Path, ...] = Field((), description="style images (paintings); blend weights in style.style_blend")
     style: StyleSettings = StyleSettings()
     optim: OptimSettings = OptimSettings()

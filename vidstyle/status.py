@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VidstyleError, file_error
-from .job import Job
+from .job import Job, JobDamaged
 from .render import recorded_settings
 from .schedule import shot_schedule
 
@@ -89,7 +89,10 @@ def job_status(path: str | os.PathLike[str]) -> JobStatus:
     job = Job(path)
     if not job.root.is_dir():
         raise file_error(job.root, "job directory not found")
-    config = job.read_config()
+    try:
+        config = job.read_config()
+    except JobDamaged as e:
+        raise VidstyleError(f"{e}; run the render again to repair the job") from None
     if config is None:
         raise file_error(job.root, "not a vidstyle job (no job.json)")
     frames = job.read_frames()

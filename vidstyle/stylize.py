@@ -21,7 +21,7 @@ from .device import resolve_device, resolve_precision
 from .errors import VidstyleError
 from .images import fit_longest, load_image, resize
 from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
-from .optimize import Callback, minimize
+from .optimize import Callback, Iterate, minimize
 from .settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
 from .vgg import build_encoder, min_input_side
 
@@ -245,20 +245,79 @@ def optimize_image(
             x = resize(x, s)
         criterion = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
         ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
-        x = minimize(
-            x,
-            criterion,
-            iterations=optim.iterations_at(k, len(sizes)),
-            optimizer=optim.optimizer,
-            learning_rate=optim.learning_rate,
-            history=optim.history,
-            tolerance=optim.tolerance,
-            tolerance_window=optim.tolerance_window,
-            callback=callback,
-            context=ctx,
-        )
+        guard = _FiniteGuard(callback)
+        try:
+            x = minimize(
+                x,
+                criterion,
+                iterations=optim.iterations_at(k, len(sizes)),
+                optimizer=optim.optimizer,
+                learning_rate=optim.learning_rate,
+                history=optim.history,
+                tolerance=optim.tolerance,
+                tolerance_window=optim.tolerance_window,
+                callback=guard,
+                context=ctx,
+            )
+        except VidstyleError:
+            guard.check(None, context)  # minimize's own non-finite check fired: name the setting if we can
+            raise
+        guard.check(x, context)
     assert x is not None
     return stylizer.finish(x, content255)
+
+
+# The setting behind each loss term, as the CLI option and the config key.
+LOSS_SETTINGS = {
+    "content": "--content-weight (style.content_weight)",
+    "style": "--style-weight (style.style_weight)",
+    "tv": "--tv-weight (style.tv_weight)",
+    "temporal": "--temporal-weight (temporal.temporal_weight)",
+}
+
+
+class _FiniteGuard:
+    """Watches the losses of one optimisation for NaN/inf without waiting on the device each
+    iteration (the flags stay on the device until :meth:`check`)."""
+
+    def __init__(self, callback: Callback | None) -> None:
+        self.callback = callback
+        self.first_bad: dict[str, Tensor] = {}  # first iteration where the term was not finite (-1: never)
+        self.peak: dict[str, Tensor] = {}
+
+    def __call__(self, it: Iterate) -> None:
+        for name, v in (*it.parts.items(), ("total", it.loss)):
+            v = v.detach()
+            bad = ~torch.isfinite(v).all()
+            first = self.first_bad.get(name)
+            if first is None:
+                first = torch.full((), -1.0, device=v.device)
+            self.first_bad[name] = torch.where(bad & (first < 0), torch.full_like(first, it.iteration), first)
+            mag = torch.nan_to_num(v.abs().max().float(), nan=0.0)
+            self.peak[name] = mag if name not in self.peak else torch.maximum(self.peak[name], mag)
+        if self.callback is not None:
+            self.callback(it)
+
+    def check(self, x: Tensor | None, context: Mapping[str, object] | None) -> None:
+        """Raise a one-line error if a loss or the image (``x``, when given) stopped being finite."""
+        firsts = {name: float(v) for name, v in self.first_bad.items()}
+        went = [f for f in firsts.values() if f >= 0]
+        bad = [name for name, f in firsts.items() if went and f == min(went)]  # the first to go wrong
+        if not bad and (x is None or bool(torch.isfinite(x).all())):
+            return
+        where = ""
+        if context and "pos" in context:
+            where = f"frame {context['pos']}" + (f" (pass {context['pass']})" if "pass" in context else "") + ": "
+        terms = [n for n in bad if n in LOSS_SETTINGS]
+        if not terms:  # the total overflowed, or the image diverged: blame the largest term
+            finite = {n: float(v) for n, v in self.peak.items() if n in LOSS_SETTINGS}
+            terms = [max(finite, key=finite.get)] if finite else []
+        if terms:
+            what = ", ".join(f"the {n} loss" for n in terms)
+            hint = " or ".join(LOSS_SETTINGS[n] for n in terms)
+            raise VidstyleError(f"{where}{what} became infinite or NaN during optimisation; lower {hint}")
+        raise VidstyleError(f"{where}the optimisation diverged (the image became infinite or NaN); "
+                            "lower --learning-rate or use --optimizer lbfgs")
 
 
 def stylize_image(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import Interrupted, VidstyleError
+from ..fsutil import describe_os_error
 from .app import app
 
 try:  # typer >= 0.29 vendors click
@@ -52,6 +53,9 @@ def run(argv: list[str] | None = None) -> int:
         rv = EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as e:  # a filesystem failure no command turned into its own message
+        where = e.filename if e.filename is not None else "vidstyle"
+        return _fail(f"{where}: {describe_os_error(e)}")
     if rv == EXIT_INTERRUPTED:
         print("vidstyle: interrupted", file=sys.stderr)
     return rv if isinstance(rv, int) else 0

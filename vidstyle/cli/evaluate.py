@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from ..device import resolve_device
 from ..errors import VidstyleError, file_error
 from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
 from ..fsutil import atomic_path, check_writable
+from ..paths import Source, Target, check_apart, names_under, sequence_source
 from ..metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
 from ..video import is_sequence_input
 from .app import app
@@ -215,6 +217,13 @@ def eval_command(
             raise file_error(plot_path, "the plot is a PNG; give a name ending in .png")
         check_writable(plot_path)
 
+    check_apart(
+        [Target("plot", plot_path) if plot_path is not None else None,
+         Target("flow cache", cache, "shared", names_under(re.compile(r".+-[0-9a-f]{16}"))) if cache else None],
+        [sequence_source(input), sequence_source(output, "stylised video"),
+         sequence_source(baseline, "baseline") if baseline else None,
+         Source("RAFT weights", raft_weights) if raft_weights else None],
+    )  # fmt: skip
     options: dict[str, Any] = {"scale": scale}
     kind = backend.strip().lower()
     if kind == "dis":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +16,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import VidstyleError, file_error
-from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
+from ..flow.backends import MIN_SIDE, DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
 from ..flow.cache import FlowCache
 from ..flow.pipeline import FlowPipeline
 from ..flow.viz import flow_to_rgb, save_png, weights_to_gray
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, os_errors
+from ..paths import Source, Target, check_apart, names_under, sequence_source
 from ..video import open_video
 from .app import app
 from .common import stderr_console
@@ -64,7 +69,25 @@ def _pictures(cache: FlowCache, lo: int, hi: int, size: tuple[int, int], folder:
     return list(names)
 
 
+def _no_empty_output(command: Callable[..., None]) -> Callable[..., None]:
+    """Remove the output folder the command created when it fails before storing any flow."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        output = Path(kwargs["output"])
+        created = not output.exists()
+        try:
+            command(*args, **kwargs)
+        except Exception:
+            if created and output.is_dir() and not any(output.rglob("*.vsflow")):
+                shutil.rmtree(output, ignore_errors=True)  # nothing of value in it: leave nothing behind
+            raise
+
+    return run
+
+
 @app.command("flow")
+@_no_empty_output
 def flow_command(
     video: Annotated[Path, typer.Argument(help="Input video file or image sequence.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
@@ -107,6 +130,10 @@ def flow_command(
         raise file_error(video, "no such file")
     if output.exists() and not output.is_dir():
         raise file_error(output, "exists and is not a directory")
+    check_apart(
+        [Target("output folder", output, "shared", names_under("flow.json", "pictures", re.compile(r".+-[0-9a-f]{16}")))],
+        [sequence_source(video), Source("RAFT weights", raft_weights) if raft_weights else None],
+    )
     options: dict[str, Any] = {"scale": scale}
     if backend.strip().lower() == "dis":
         options.update(preset=preset, refine=refine)
@@ -119,15 +146,17 @@ def flow_command(
 
     with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
         info = reader.info
-        try:
+        if min(info.width, info.height) < MIN_SIDE:  # before creating anything or showing progress
+            raise file_error(video, f"frames of {info.width}x{info.height} are too small for optical flow "
+                                    f"(min side {MIN_SIDE})")  # fmt: skip
+        with os_errors(output, "cannot create folder"):
             output.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise file_error(output, f"cannot create folder ({e.strerror or e})") from None
         if not os.access(output, os.W_OK | os.X_OK):
             raise file_error(output, "folder is not writable")
         folder = output / "pictures"
         if pictures:
-            folder.mkdir(exist_ok=True)
+            with os_errors(folder, "cannot create folder"):
+                folder.mkdir(exist_ok=True)
         frames: list[int] = []
         pairs: list[dict[str, Any]] = []
         progress = Progress(

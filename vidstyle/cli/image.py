@@ -9,8 +9,9 @@ import typer
 
 from ..device import resolve_device
 from ..errors import VidstyleError
+from ..paths import Source, Target, check_apart
 from ..images import check_output_image, fit_longest, load_image, save_image
-from ..settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
+from ..settings import DEFAULT_IMAGE_SIZE, MAX_SIDE, OptimSettings, StyleSettings
 from ..stylize import stylize_image, total_iterations
 from .app import app
 from .common import IterationProgress, build_settings, default, parse_floats, parse_names, stderr_console
@@ -62,7 +63,15 @@ def image_command(
     """Paint CONTENT in the style of STYLES and write the result to --output."""
     if size < 0:
         raise VidstyleError("--size: must be positive (or 0 for the content's size)")
+    if size > MAX_SIDE:
+        raise VidstyleError(f"--size: at most {MAX_SIDE} pixels")
     check_output_image(output)
+    check_apart(
+        [Target("output", output)],
+        [Source("content image", content), *(Source("style image", p) for p in styles),
+         Source("start image", Path(init)) if init not in ("content", "noise") else None,
+         Source("network weights", weights) if weights else None],
+    )  # fmt: skip
     dev = resolve_device(device)
     style = build_settings(
         StyleSettings,

@@ -10,6 +10,7 @@ import typer
 from ..errors import file_error
 from ..video import VideoInfo, probe as probe_video
 from ..video.decode import count_decodable
+from ..video.sequence import count_sequence
 from .app import app
 
 
@@ -73,7 +74,9 @@ def probe(
     """
     info = probe_video(video, fps=fps)
     decoded = None
-    if (count or info.damage) and not info.is_sequence:
+    if count and info.is_sequence:
+        decoded = count_sequence(info.path, fps)  # reads every image as a render would, same size check
+    elif count or info.damage:
         decoded, _errors = count_decodable(info.path, info.stream_index)
     if as_json:
         data = info.to_dict()

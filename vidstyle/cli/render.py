@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ import typer
 
 from ..config import config_from_options, load_config
 from ..errors import Interrupted, VidstyleError
+from ..paths import Source
 from ..render import default_job_dir, render
 from ..settings import DEFAULT_PRESET, PRESETS, preset_settings
 from .app import app
@@ -37,7 +39,7 @@ def _ints(text: str | None, option: str) -> tuple[int, ...] | None:
     values = parse_floats(text, option)
     if values is None:
         return None
-    if any(v != int(v) for v in values):
+    if any(not math.isfinite(v) or v != int(v) for v in values):
         raise VidstyleError(f"{option}: expected whole numbers, got {text!r}")
     return tuple(int(v) for v in values)
 
@@ -159,6 +161,7 @@ def render_command(
             result = render(
                 input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
                 encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
+                protect=[Source("config", config)] if config else (),
             )  # fmt: skip
     except KeyboardInterrupt:
         kept = job or default_job_dir(output)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, os_errors
 from .consistency import ConsistencyParams
 
 FORMAT_VERSION = 1
@@ -138,7 +138,8 @@ class FlowCache:
     def store(self, entry: PairEntry) -> Path:
         """Write ``entry`` atomically (replacing any previous file) and return its path."""
         path = self.path(entry.lo, entry.hi, entry.size)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with os_errors(path.parent, "cannot create the flow cache folder"):
+            path.parent.mkdir(parents=True, exist_ok=True)
         ident = self.directory / "identity.json"
         if not ident.exists():
             atomic_write_bytes(ident, (json.dumps(self.identity, indent=2, sort_keys=True, default=str) + "\n").encode())

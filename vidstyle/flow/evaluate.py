@@ -44,9 +44,10 @@ class GroundTruthPair:
 
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as H×W×3 uint8 RGB."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB")).copy()
+    """An image file as H×W×3 uint8 RGB (vidstyle's one image loader)."""
+    from ..imread import read_rgb8
+
+    return read_rgb8(path)[0]
 
 
 def load_mask(path: str | os.PathLike[str]) -> np.ndarray:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import ctypes
 import dataclasses
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -128,14 +132,41 @@ class _PairWorker:
 _WORKER: _PairWorker | None = None
 
 
+def die_with_parent(poll: float = 0.5) -> None:
+    """Make this (worker) process exit when its parent dies, however the parent died.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); on every
+    system a daemon thread also watches for being re-parented and exits then (macOS has no
+    death signal). Without this a SIGKILLed or OOM-killed render left its flow workers, each
+    holding hundreds of MB and the caller's stdout/stderr, running for hours.
+    """
+    parent = multiprocessing.parent_process()
+    parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="vidstyle-parent-watch", daemon=True).start()
+
+
 def _init_worker(backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None, threads: int) -> None:
     global _WORKER
+    die_with_parent()
     # Ctrl-C is the parent's business: it cancels the pool; workers just finish their pair.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(threads)
     try:  # only matters for RAFT on the CPU; torch may not be imported at all
-        import sys
-
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
     except Exception:  # noqa: BLE001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from ..errors import VidstyleError, file_error
-from ..fsutil import fsync_dir
+from ..fsutil import fsync_dir, new_folder_mode, os_errors
+from ..imread import image_size, read_rgb8
 from .codecs import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_PATTERN, IMAGE_SUFFIXES, JPEG_QUALITY
 from .info import Frame, VideoInfo
 from .reader import VideoReader
@@ -73,6 +74,8 @@ def sequence_files(path: Path) -> list[Path]:
 def _fps(fps: float | Fraction | None) -> Fraction:
     if fps is None:
         return DEFAULT_SEQUENCE_FPS
+    if not math.isfinite(float(fps)):
+        raise VidstyleError(f"fps must be a finite number, not {fps}")
     rate = Fraction(fps).limit_denominator(1001000)
     if rate <= 0:
         raise VidstyleError(f"fps must be positive, not {fps}")
@@ -83,12 +86,8 @@ def scan_sequence(path: Path, fps: float | Fraction | None = None) -> tuple[Vide
     """Metadata and timing of an image sequence; frame ``i`` is shown at ``i / fps``."""
     files = sequence_files(path)
     rate = _fps(fps)
-    try:
-        with Image.open(files[0]) as im:
-            width, height = im.size
-            kind = (im.format or files[0].suffix.lstrip(".")).lower()
-    except OSError as e:
-        raise file_error(files[0], f"cannot read image ({e})") from None
+    width, height = image_size(files[0])
+    kind = files[0].suffix.lstrip(".").lower()
     n = len(files)
     timeline = Timeline(pts=np.arange(n, dtype=np.int64), end_pts=n, time_base=1 / rate)
     info = VideoInfo(
@@ -115,18 +114,37 @@ class SequenceReader(VideoReader):
                         duration=sel.duration_ticks(tl, index))
 
     def _load(self, path: Path) -> np.ndarray:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise file_error(path, "cannot read image")
         src = self.source_info
-        if bgr.shape[:2] != (src.source_height, src.source_width):
-            raise file_error(path, f"is {bgr.shape[1]}x{bgr.shape[0]}, the sequence is "
-                                   f"{src.source_width}x{src.source_height}")
+        rgb, (w, h) = read_rgb8(path)  # the same loader as still and style images
+        check_frame_size(path, (w, h), (src.source_width, src.source_height))
         size = (self.info.width, self.info.height)
-        if size != (src.width, src.height):
-            shrink = size[0] < src.width
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-        return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if size != (rgb.shape[1], rgb.shape[0]):
+            shrink = size[0] < rgb.shape[1]
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        return np.ascontiguousarray(rgb)
+
+
+def check_frame_size(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
+    """The one check that every image of a sequence has the first one's size (render and probe --count)."""
+    if tuple(size) != tuple(expected):
+        raise file_error(path, f"is {size[0]}x{size[1]}, the sequence is {expected[0]}x{expected[1]}; "
+                               "all images of a sequence must have the same size")
+
+
+def count_sequence(path: Path, fps: float | Fraction | None = None) -> int:
+    """Read every image of a sequence as a render would (same loader, same size check); the count."""
+    info, _, files = scan_sequence(path, fps)
+    for f in files:
+        _, size = read_rgb8(f)
+        check_frame_size(f, size, (info.source_width, info.source_height))
+    return len(files)
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def check_sequence_output(path: Path) -> tuple[Path, str, Path]:
@@ -173,8 +191,10 @@ class SequenceWriter:
         """Write the next image (timing arguments are accepted and ignored: images carry none)."""
         name = self._stage / (self.pattern % self.count)
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if name.suffix.lower() in (".jpg", ".jpeg") else []
-        if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
-            raise file_error(self.path, "cannot write image (disk full or unsupported format?)")
+        ok = cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+        if not ok or name.stat().st_size == 0:
+            problem = "no space left on device" if _disk_full(self._stage) else "disk full or unsupported format?"
+            raise file_error(self.path, f"cannot write image ({problem})")
         self.count += 1
 
     def close(self) -> None:
@@ -182,16 +202,18 @@ class SequenceWriter:
         if self._closed:
             return
         self._closed = True
-        if self.folder == self.path:  # whole folder: one rename
-            if self.path.is_dir():
-                self.path.rmdir()  # empty, checked at open
-            os.replace(self._stage, self.path)
-            fsync_dir(self.path.parent)
-        else:
-            for f in sorted(self._stage.iterdir()):
-                os.replace(f, self.folder / f.name)
-            self._stage.rmdir()
-            fsync_dir(self.folder)
+        with os_errors(self.path, "cannot move the images into place"):
+            if self.folder == self.path:  # whole folder: one rename
+                os.chmod(self._stage, new_folder_mode())  # mkdtemp's 0700 → what mkdir would give
+                if self.path.is_dir():
+                    self.path.rmdir()  # empty, checked at open
+                os.replace(self._stage, self.path)
+                fsync_dir(self.path.parent)
+            else:
+                for f in sorted(self._stage.iterdir()):
+                    os.replace(f, self.folder / f.name)
+                self._stage.rmdir()
+                fsync_dir(self.folder)
 
     def abort(self) -> None:
         """Drop everything written so far."""

@@ -54,10 +54,10 @@ def parse_position(value: PositionLike | None, what: str = "position") -> Positi
         if m := _FRAME_RE.match(value):
             return Position(frame=int(m.group(1)))
         if m := _SECONDS_RE.match(value):
-            return Position(seconds=float(m.group(1)))
+            return parse_position(float(m.group(1)), what)  # a float: finite and >= 0, checked above
         if m := _CLOCK_RE.match(value):
             hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), float(m.group(3))
-            return Position(seconds=hours * 3600 + minutes * 60 + seconds)
+            return parse_position(float(hours * 3600 + minutes * 60 + seconds), what)
     raise VidstyleError(f"{what}: cannot read {value!r} (use seconds like 2.5 or 1:02.5, or a frame like 120f)")
 
 
