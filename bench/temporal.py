@@ -202,7 +202,7 @@ def drift_test(spec: str, preset: str, variant: str, args: argparse.Namespace, w
     picks = sorted({round(k * (n - 1) / (samples - 1)) for k in range(samples)})
     ratios = {}
     for k in picks:
-        fresh_dir = workdir / f"drift.fresh{k}"
+        fresh_dir = workdir / f"drift_fresh{k}.mp4"
         render(clip, fresh_dir, settings, start=f"{k}f", end=f"{k + 1}f", device=device)
         (fresh_img,) = frames_of(fresh_dir)
         fi = meter.features(inputs[k])
