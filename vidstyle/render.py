@@ -28,6 +28,7 @@ from .runner import FrameFinished, ShotRunner
 from .schedule import shot_schedule
 from .settings import EncodeSettings, RenderSettings
 from .stylize import Stylizer
+from .threads import use_budget
 from .video import VideoWriter, check_output, open_video
 
 JOB_SUFFIX = ".vidstyle-job"
@@ -165,15 +166,19 @@ def render(
     device: str | torch.device = "auto",
     redo_changed: bool = False,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
     ``plan`` gives each shot's settings (the first shot's size and trim apply to all);
     ``cuts`` splits the decoded frames into shots (default: one shot). With an explicit
     ``job`` whose stored settings differ, the render refuses unless ``redo_changed``, which
-    redoes the shots whose settings changed.
+    redoes the shots whose settings changed. ``threads`` is the compute-thread budget of this
+    process and its flow workers (default: the one in force, all cores unless set; see
+    :mod:`vidstyle.threads`).
     """
     began = time.perf_counter()
+    split = use_budget(threads)
     input, output = Path(input), Path(output)
     emit = progress or (lambda e: None)
     plan = UniformPlan(plan) if isinstance(plan, RenderSettings) else plan
@@ -191,7 +196,8 @@ def render(
     decode_key = {"input": _input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
 
     with j.locked():
-        j.log(f"render {input} → {output} on {dev}")
+        j.log(f"render {input} → {output} on {dev}, {split.budget} threads: {split.torch} for torch, "
+              f"{split.flow_workers} flow worker(s)")  # fmt: skip
         stored = j.read_config()
         if stored is not None and stored.get("decode") != decode_key:
             changes = _diff(stored.get("decode"), decode_key)

@@ -140,6 +140,18 @@ class EncodeSettings(_Model):
     preset: str | None = Field(None, description="encoder speed preset, e.g. medium")
 
 
+class ComputeSettings(_Model):
+    """How the work is run on this machine; never changes a result, so not part of a job's settings."""
+
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="compute threads for the stylising process and its flow workers together "
+        "(default: all cores this process may run on); see the README on sharing a machine",
+    )
+
+
 class RenderSettings(_Model):
     """Everything that decides what one shot's stylised frames look like."""
 
