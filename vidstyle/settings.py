@@ -124,7 +124,7 @@ class FlowSettings(_Model):
     preset: Literal["ultrafast", "fast", "medium"] = Field("medium", description="DIS preset")
     scale: float = Field(1.0, gt=0, le=1, description="estimate flow at this fraction of the frame size")
     raft_weights: Path | None = Field(None, description="local RAFT state dict (backend raft)")
-    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes (default: cores - 1, at most 4)")
+    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes, within the thread budget (default: none below 4 cores, else 1 per 8 cores, at most 4)")
     motion_boundaries: bool = Field(
         False,
         description="also zero the temporal weight at motion boundaries (Ruder); off by default: at working sizes "
