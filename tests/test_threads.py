@@ -59,11 +59,16 @@ def test_flow_workers_start_one_opencv_thread_each_within_the_budget(tmp_path):
         fp._submit(1, 0, *[__import__("numpy").zeros((16, 16, 3), "uint8")] * 2).result()  # start the pool
         assert fp._pool is not None
         assert fp._pool.submit(cv2.getNumThreads).result() == 1
+        assert threads.torch_threads_for(10**6) <= 3, "torch leaves the worker its thread"
+    assert threads.reserved_threads() == 0
     threads.set_budget(2)
     with FlowPipeline(tmp_path, workers=None) as fp:
         assert fp.workers == 0, "2 cores: flow in the stylising process, between frames"
     with FlowPipeline(tmp_path, workers=3) as fp:
         assert (fp.workers, fp.worker_threads) == (1, 1), "an explicit count is capped by the budget"
+        fp._submit(1, 0, *[__import__("numpy").zeros((16, 16, 3), "uint8")] * 2).result()
+        assert threads.torch_threads_for(10**6) == 1, "budget 2 = 1 flow worker + 1 torch thread"
+    assert threads.reserved_threads() == 0
 
 
 @pytest.mark.skipif(threads.available_cores() < 2, reason="needs 2 cores")

@@ -19,7 +19,10 @@ default: the cores this process may run on), is split between them:
   :func:`configure_openmp` before torch is imported, unless the user chose a wait policy): a
   thread that spins while its partner is descheduled burns the core that partner needs.
 
-The policy and its figures are in bench/throughput.py and the README ("Running on a CPU").
+The figures behind these choices come from bench/throughput.py on 2 cores, and are in the
+README ("Speed on a CPU, and sharing the machine"). The thresholds above 2 cores
+(:data:`MIN_CORES_FOR_FLOW_WORKERS`, :data:`PIXELS_PER_THREAD` beyond two threads) are
+cautious guesses that still need measuring on a bigger machine.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 MIN_CORES_FOR_FLOW_WORKERS = 4
-"""Below this budget, flow runs in the stylising process (no worker takes a core away)."""
+"""Below this budget, flow runs in the stylising process (no worker takes a core away). On 2
+cores the old default (a flow worker with two OpenCV threads beside two torch threads) ran
+a shot's first frame at 108 ms per iteration, against 58 ms now (128 px, balanced; the
+worker's start-up overlaps that frame, so this is not the steady-state cost)."""
 
 MAX_FLOW_WORKERS = 4
 PIXELS_PER_THREAD = 1024
@@ -148,10 +154,24 @@ def flow_only_plan(threads: int | None = None, workers: int | None = None) -> Th
     return ThreadPlan(n, 0, w, max(1, n // w))
 
 
+_reserved = 0  # threads of this process's live flow worker pools
+
+
+def reserve_threads(n: int) -> None:
+    """Flow workers with ``n`` threads in all started (negative: they stopped); torch gets the rest."""
+    global _reserved
+    _reserved = max(0, _reserved + n)
+
+
+def reserved_threads() -> int:
+    return _reserved
+
+
 def torch_threads_for(pixels: int, threads: int | None = None) -> int:
-    """Torch threads for optimising an image of ``pixels`` (H·W): the plan's share, fewer for
-    small images, and no more than the cores other processes leave free (:class:`CoreMonitor`)."""
-    cap = plan_threads().torch if threads is None else threads
+    """Torch threads for optimising an image of ``pixels`` (H·W): the budget less the live flow
+    workers' threads, fewer for small images, and no more than the cores other processes leave
+    free (:class:`CoreMonitor`). ``threads`` overrides the first two."""
+    cap = max(1, resolve_budget() - _reserved) if threads is None else threads
     free = _monitor.free_cores() if threads is None else None
     if free is not None:
         cap = min(cap, free)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import VidstyleError
-from ..threads import ThreadPlan, plan_threads
+from ..threads import ThreadPlan, plan_threads, reserve_threads
 from .backends import FlowBackend, make_backend
 from .cache import FlowCache, PairEntry, pair_order
 from .consistency import ConsistencyParams, consistency_weights, long_term_weights
@@ -213,6 +213,7 @@ class FlowPipeline:
                 initializer=_init_worker,
                 initargs=(self.backend, self.params, self.cache, self.worker_threads),
             )
+            reserve_threads(self.workers * self.worker_threads)  # the optimiser's torch threads step aside
         return self._pool.submit(_worker_towards, i, j, img_i, img_j)
 
     def close(self) -> None:
@@ -220,6 +221,7 @@ class FlowPipeline:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            reserve_threads(-self.workers * self.worker_threads)
 
     def __enter__(self) -> FlowPipeline:
         return self
