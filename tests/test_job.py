@@ -195,7 +195,10 @@ styles = ["{WAVE}"]
 def test_ctrl_c_stops_cleanly_and_the_render_resumes(tmp_path):
     job, out = tmp_path / "job", tmp_path / "o.mp4"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_cli(out, job), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Later frames long enough that the SIGINT lands mid-render: at 12 iterations the rest of
+    # the render could finish inside the 0.2 s poll once the optimiser got faster.
+    cli = _cli(out, job) + ["--frame-iterations", "60"]
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until the first frame is stored
         if (job / "manifest.jsonl").exists() and _results(job):
@@ -208,5 +211,5 @@ def test_ctrl_c_stops_cleanly_and_the_render_resumes(tmp_path):
     assert "interrupted" in (job / "log.txt").read_text()
     assert job_status(job).running is None and not out.exists()
     done_before = len(_results(job))
-    subprocess.run(_cli(out, job), check=True, env=env, timeout=600, capture_output=True)
+    subprocess.run(cli, check=True, env=env, timeout=600, capture_output=True)
     assert len(_results(job)) == FRAMES and done_before >= 1
