@@ -90,3 +90,55 @@ def test_early_stop_and_callback_reports():
 def test_unknown_optimizer_is_a_user_error():
     with pytest.raises(VidstyleError, match="sgd"):
         minimize(torch.zeros(1, 3, 2, 2), objective, iterations=1, optimizer="sgd")
+
+
+def reference_two_loop(grads: list[torch.Tensor], history: int) -> list[torch.Tensor]:
+    """The textbook two-loop recursion, pair by pair (the optimiser before issue 12): the
+    directions the stacked, compact-form L-BFGS must reproduce."""
+    pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    h_diag, prev_g, prev_step, out = None, None, None, []
+    for g in grads:
+        if prev_g is None:
+            d = -g
+            t = (1.0 / g.abs().sum(1, keepdim=True)).clamp(max=1.0)
+            h_diag = torch.ones(g.shape[0], 1, dtype=g.dtype)
+        else:
+            y, s = g - prev_g, prev_step
+            ys, yy = (y * s).sum(1, keepdim=True), (y * y).sum(1, keepdim=True)
+            ok = ys > 1e-10
+            rho = torch.where(ok, 1.0 / ys, torch.zeros_like(ys))
+            h_diag = torch.where(ok, ys / yy, h_diag)
+            pairs = (pairs + [(s, y, rho)])[-history:]
+            q, alphas = -g, []
+            for s_, y_, rho_ in reversed(pairs):
+                a = rho_ * (s_ * q).sum(1, keepdim=True)
+                q = q - a * y_
+                alphas.append(a)
+            r = q * h_diag
+            for (s_, y_, rho_), a in zip(pairs, reversed(alphas)):
+                r = r + s_ * (a - rho_ * (y_ * r).sum(1, keepdim=True))
+            d, t = r, torch.ones_like(ys)
+        step = d * t
+        prev_g, prev_step = g, step
+        out.append(step)
+    return out
+
+
+@pytest.mark.parametrize("history", [1, 3, 7])
+def test_stacked_history_matches_the_two_loop_with_wraparound_and_skipped_pairs(history):
+    gen = torch.Generator().manual_seed(history)
+    a = torch.rand(2, 30, generator=gen, dtype=torch.float64) + 0.5  # two diagonal quadratics, one per image
+    x = torch.rand(2, 30, generator=gen, dtype=torch.float64)
+    grads = []
+    for k in range(20):
+        g = a * x
+        if k in (5, 6):
+            g = g.clone()
+            g[1] = grads[-1][1] if k == 6 else g[1]  # image 1: the same gradient twice, y = 0
+        grads.append(g)
+        x = x - 0.3 * g + 0.01 * torch.rand(2, 30, generator=gen, dtype=torch.float64)
+    opt = LBFGS(history=history)
+    ours = [opt.step(g) for g in grads]
+    for k, (mine, ref) in enumerate(zip(ours, reference_two_loop(grads, history))):
+        assert torch.allclose(mine, ref, rtol=1e-9, atol=1e-12), f"step {k}"
+    assert len(opt.pairs) == history and opt.capacity == history

@@ -85,8 +85,8 @@ def test_style_scale_resizes_the_style_relative_to_the_frame(painting):
 def test_luminance_mode_keeps_the_content_colours(photo, painting):
     content = resize(photo, (32, 48))
     out = stylize_image(
-        content, [painting], size=None, style=StyleSettings(preserve_colors="luminance"), optim=OptimSettings(iterations=10)
-    )
+        content, [painting], size=None, style=StyleSettings(preserve_colors="luminance"), optim=OptimSettings(iterations=20)
+    )  # 10 iterations sat at the 0.02 threshold (the first steps overshoot; rounding decides where they land)
     uv_out = color.rgb_to_yuv(out.clamp(0, 1))[:, 1:]
     uv_in = color.rgb_to_yuv(content)[:, 1:]
     # Chroma comes from the content (up to clipping to [0, 1]); luminance was restyled.

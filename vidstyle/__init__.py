@@ -4,6 +4,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .threads import configure_openmp
+
+configure_openmp()  # before anything imports torch: OpenMP reads its wait policy once
+
+
 from .errors import VidstyleError
 from .settings import OptimSettings, StyleSettings
 from .stylize import Stylizer, optimize_image, stylize_image

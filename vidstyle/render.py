@@ -29,6 +29,7 @@ from .runner import FrameFinished, ShotRunner
 from .schedule import shot_schedule
 from .settings import EncodeSettings, RenderSettings
 from .stylize import Stylizer
+from .threads import use_budget
 from .video import VideoWriter, check_output, open_video
 from .video.sequence import is_pattern
 
@@ -168,6 +169,7 @@ def render(
     redo_changed: bool = False,
     progress: Progress | None = None,
     protect: Sequence[Source] = (),
+    threads: int | None = None,
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
@@ -176,9 +178,12 @@ def render(
     ``job`` whose stored settings differ, the render refuses unless ``redo_changed``, which
     redoes the shots whose settings changed. ``protect`` names more files the render reads
     (a config file): like the input and the style images, the output and the job may not
-    replace them or live inside them.
+    replace them or live inside them. ``threads`` is the compute-thread budget of this
+    process and its flow workers (default: the one in force, all cores unless set; see
+    :mod:`vidstyle.threads`).
     """
     began = time.perf_counter()
+    split = use_budget(threads)
     input, output = Path(input), Path(output)
     emit = progress or (lambda e: None)
     plan = UniformPlan(plan) if isinstance(plan, RenderSettings) else plan
@@ -253,7 +258,8 @@ def _render_locked(
     job_dir = j.root
     base = plan.settings
     with j.locked():
-        j.log(f"render {input} → {output} on {dev}")
+        j.log(f"render {input} → {output} on {dev}, {split.budget} threads: {split.torch} for torch, "
+              f"{split.flow_workers} flow worker(s)")  # fmt: skip
         try:
             stored = j.read_config()
         except JobDamaged as e:

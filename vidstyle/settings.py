@@ -167,7 +167,7 @@ class FlowSettings(_Model):
     preset: Literal["ultrafast", "fast", "medium"] = Field("medium", description="DIS preset")
     scale: float = Field(1.0, gt=0, le=1, description="estimate flow at this fraction of the frame size")
     raft_weights: Path | None = Field(None, description="local RAFT state dict (backend raft)")
-    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes (default: cores - 1, at most 4)")
+    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes, within the thread budget (default: none below 4 cores, else 1 per 8 cores, at most 4)")
     motion_boundaries: bool = Field(
         False,
         description="also zero the temporal weight at motion boundaries (Ruder); off by default: at working sizes "
@@ -181,6 +181,18 @@ class EncodeSettings(_Model):
     codec: str | None = Field(None, description="h264 (default), h265, vp9, prores, ffv1")
     crf: int | None = Field(None, ge=0, le=63)
     preset: str | None = Field(None, description="encoder speed preset, e.g. medium")
+
+
+class ComputeSettings(_Model):
+    """How the work is run on this machine; never changes a result, so not part of a job's settings."""
+
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="compute threads for the stylising process and its flow workers together "
+        "(default: all cores this process may run on); see the README on sharing a machine",
+    )
 
 
 class RenderSettings(_Model):

@@ -23,6 +23,7 @@ from .images import fit_longest, load_image, resize
 from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
 from .optimize import Callback, Iterate, minimize
 from .settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
+from .threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
 from .vgg import build_encoder, min_input_side
 
 ImageLike = Tensor | str | os.PathLike[str]
@@ -246,19 +247,23 @@ def optimize_image(
         criterion = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
         ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
         guard = _FiniteGuard(callback)
+        # On the CPU, torch threads follow the budget, the image size and the cores other
+        # processes leave free, re-decided every few iterations (vidstyle.threads).
+        cpu = device.type == "cpu"
         try:
-            x = minimize(
-                x,
-                criterion,
-                iterations=optim.iterations_at(k, len(sizes)),
-                optimizer=optim.optimizer,
-                learning_rate=optim.learning_rate,
-                history=optim.history,
-                tolerance=optim.tolerance,
-                tolerance_window=optim.tolerance_window,
-                callback=guard,
-                context=ctx,
-            )
+            with torch_threads(torch_threads_for(s[0] * s[1]) if cpu else torch.get_num_threads()):
+                x = minimize(
+                    x,
+                    criterion,
+                    iterations=optim.iterations_at(k, len(sizes)),
+                    optimizer=optim.optimizer,
+                    learning_rate=optim.learning_rate,
+                    history=optim.history,
+                    tolerance=optim.tolerance,
+                    tolerance_window=optim.tolerance_window,
+                    callback=_adapting_threads(guard, s[0] * s[1]) if cpu else guard,
+                    context=ctx,
+                )
         except VidstyleError:
             guard.check(None, context)  # minimize's own non-finite check fired: name the setting if we can
             raise
@@ -320,6 +325,18 @@ class _FiniteGuard:
                             "lower --learning-rate or use --optimizer lbfgs")
 
 
+def _adapting_threads(callback: Callback | None, pixels: int, every: int = 8) -> Callback:
+    """``callback``, and every ``every`` iterations a new torch thread count for the next ones."""
+
+    def call(it: Iterate) -> None:
+        if it.iteration % every == 0:
+            set_torch_threads(torch_threads_for(pixels))
+        if callback is not None:
+            callback(it)
+
+    return call
+
+
 def stylize_image(
     content: ImageLike,
     styles: Sequence[ImageLike],
@@ -329,12 +346,15 @@ def stylize_image(
     optim: OptimSettings | None = None,
     device: str | torch.device = "auto",
     callback: Callback | None = None,
+    threads: int | None = None,
 ) -> Tensor:
     """Paint ``content`` in the style of ``styles``; returns RGB (1, 3, H, W) in [0, 1].
 
     ``size`` is the longest side of the result (None keeps the content's size). Images are
-    file paths or RGB tensors (1, 3, H, W) in [0, 1].
+    file paths or RGB tensors (1, 3, H, W) in [0, 1]. ``threads`` is the compute-thread
+    budget (default: the one in force, see :mod:`vidstyle.threads`).
     """
+    use_budget(threads)
     dev = resolve_device(device)
     optim = optim or OptimSettings()
     image = _as_image(content)

@@ -22,6 +22,7 @@ from ..flow.pipeline import FlowPipeline
 from ..flow.viz import flow_to_rgb, save_png, weights_to_gray
 from ..fsutil import atomic_write_bytes, os_errors
 from ..paths import Source, Target, check_apart, names_under, sequence_source
+from ..threads import flow_only_plan
 from ..video import open_video
 from .app import app
 from .common import stderr_console
@@ -142,6 +143,8 @@ def flow_command(
             weights_path=raft_weights, model=raft_model, iters=raft_iters, device=device, download=raft_download
         )
     flow_backend = make_backend(backend, **options)
+    # Flow alone: the workers share every core (RAFT: one worker holds the network).
+    split = flow_only_plan(workers=workers if workers is not None or flow_backend.name != "raft" else 1)
     console = stderr_console(quiet)
 
     with open_video(video, size=size, start=start, end=end, stride=stride) as reader:
@@ -169,7 +172,7 @@ def flow_command(
             disable=console.quiet,
         )
         with (
-            FlowPipeline(output, offsets, backend=flow_backend, workers=workers, source=source_id(video)) as fp,
+            FlowPipeline(output, offsets, backend=flow_backend, source=source_id(video), threads=split) as fp,
             progress,
         ):
             task = progress.add_task("flow", total=len(reader) or None)

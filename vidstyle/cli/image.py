@@ -11,7 +11,7 @@ from ..device import resolve_device
 from ..errors import VidstyleError
 from ..paths import Source, Target, check_apart
 from ..images import check_output_image, fit_longest, load_image, save_image
-from ..settings import DEFAULT_IMAGE_SIZE, MAX_SIDE, OptimSettings, StyleSettings
+from ..settings import DEFAULT_IMAGE_SIZE, MAX_SIDE, ComputeSettings, OptimSettings, StyleSettings
 from ..stylize import stylize_image, total_iterations
 from .app import app
 from .common import IterationProgress, build_settings, default, parse_floats, parse_names, stderr_console
@@ -58,6 +58,9 @@ def image_command(
         str, typer.Option(help="Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16.")
     ] = default(S, "precision"),
     seed: Annotated[int, typer.Option(help="Random seed (noise start).")] = default(O, "seed"),
+    threads: Annotated[
+        int | None, typer.Option(help="Compute threads [default: all cores].")
+    ] = default(ComputeSettings, "threads"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Paint CONTENT in the style of STYLES and write the result to --output."""
@@ -103,6 +106,7 @@ def image_command(
             seed=seed,
         ),
     )
+    compute = build_settings(ComputeSettings, {"threads": threads})
     if style.style_blend is not None and len(style.style_blend) != len(styles):
         raise VidstyleError(f"--style-blend: {len(style.style_blend)} weights for {len(styles)} style images")
     content_image = load_image(content)
@@ -112,7 +116,8 @@ def image_command(
     console = stderr_console(quiet)
     with IterationProgress(total, console) as progress:
         result = stylize_image(
-            content_image, style_images, size=size or None, style=style, optim=optim, device=dev, callback=progress
+            content_image, style_images, size=size or None, style=style, optim=optim, device=dev, callback=progress,
+            threads=compute.threads,
         )
     save_image(result, output)
     console.print(f"wrote {output} ({w}x{h})")

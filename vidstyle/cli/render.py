@@ -13,9 +13,9 @@ from ..config import config_from_options, load_config
 from ..errors import Interrupted, VidstyleError
 from ..paths import Source
 from ..render import default_job_dir, render
-from ..settings import DEFAULT_PRESET, PRESETS, preset_settings
+from ..settings import DEFAULT_PRESET, PRESETS, ComputeSettings, preset_settings
 from .app import app
-from .common import parse_floats, stderr_console
+from .common import build_settings, default, parse_floats, stderr_console
 from .progress import JsonLinesReporter, RichReporter, Silent
 
 _DEFAULTS = preset_settings(DEFAULT_PRESET)
@@ -116,6 +116,9 @@ def render_command(
         str | None, typer.Option(help=f"Network arithmetic: auto (bf16 where the hardware runs it natively), fp32 or bf16 [default: {_DEFAULTS.style.precision}].")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Compute threads for the render and its flow workers together [default: all cores].")
+    ] = default(ComputeSettings, "threads"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_progress: Annotated[bool, typer.Option("--json-progress", help="Progress as JSON lines on stdout.")] = False,
 ) -> None:
@@ -147,6 +150,7 @@ def render_command(
         raise VidstyleError(_option_names(str(e))) from None
     if not cfg.settings.styles:
         raise VidstyleError("no style image given (vidstyle render INPUT STYLE... -o OUTPUT, or styles in --config)")
+    compute = build_settings(ComputeSettings, {"threads": threads})
     console = stderr_console(quiet or json_progress)
     reporter = JsonLinesReporter(sys.stdout) if json_progress else Silent() if quiet else RichReporter(console)
 
@@ -160,7 +164,7 @@ def render_command(
         with reporter:
             result = render(
                 input, output, cfg, job=job, keep_job=keep_job, start=start, end=end, stride=stride, cuts=split,
-                encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter,
+                encode=cfg.encode, device=device, redo_changed=redo_changed, progress=reporter, threads=compute.threads,
                 protect=[Source("config", config)] if config else (),
             )  # fmt: skip
     except KeyboardInterrupt:

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from ..errors import VidstyleError
+from ..threads import ThreadPlan, plan_threads, reserve_threads
 from .backends import FlowBackend, make_backend
 from .cache import FlowCache, PairEntry, pair_order
 from .consistency import ConsistencyParams, consistency_weights, long_term_weights
@@ -41,8 +42,8 @@ DEFAULT_OFFSETS: tuple[int, ...] = (1,)
 
 
 def default_workers() -> int:
-    """Worker processes by default: all cores but one for the stylising process, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """Worker processes by default, beside a stylising process (see :func:`vidstyle.threads.plan_threads`)."""
+    return plan_threads().flow_workers
 
 
 @dataclasses.dataclass
@@ -210,6 +211,7 @@ class FlowPipeline:
         workers: int | None = None,
         ahead: int | None = None,
         source: str = "",
+        threads: ThreadPlan | None = None,
     ) -> None:
         offs = sorted({int(k) for k in offsets})
         if not offs or offs[0] < 1:
@@ -218,10 +220,13 @@ class FlowPipeline:
         self.backend = make_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
         self.params = params
         self.cache = None if cache_dir is None else FlowCache(cache_dir, self.backend.identity(), params, source)
-        if workers is None:
-            # RAFT holds a network per process (on the GPU): one worker is enough to stay ahead.
-            workers = 1 if self.backend.name == "raft" else default_workers()
-        self.workers = max(0, int(workers))
+        if workers is None and self.backend.name == "raft":
+            workers = 1  # RAFT holds a network per process (on the GPU): one worker is enough to stay ahead.
+        # The thread budget decides how many workers run beside the optimiser, with how many
+        # threads each (``threads``: another split, e.g. flow alone); see vidstyle.threads.
+        plan = threads if threads is not None else plan_threads(flow_workers=workers)
+        self.workers = plan.flow_workers
+        self.worker_threads = plan.flow_threads
         # Frames whose flow is requested before the current one is handed out (none when
         # computing in this process: that would only delay the first frame).
         self.ahead = max(0, int(ahead)) if ahead is not None else (max(4, 2 * self.workers) if self.workers else 0)
@@ -233,13 +238,13 @@ class FlowPipeline:
         if self.workers == 0:
             return _Done(self._local.towards(i, j, img_i, img_j))
         if self._pool is None:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.backend, self.params, self.cache, threads),
+                initargs=(self.backend, self.params, self.cache, self.worker_threads),
             )
+            reserve_threads(self.workers * self.worker_threads)  # the optimiser's torch threads step aside
         return self._pool.submit(_worker_towards, i, j, img_i, img_j)
 
     def close(self) -> None:
@@ -247,6 +252,7 @@ class FlowPipeline:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            reserve_threads(-self.workers * self.worker_threads)
 
     def __enter__(self) -> FlowPipeline:
         return self
