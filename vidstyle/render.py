@@ -29,7 +29,7 @@ from .runner import FrameFinished, ShotRunner
 from .schedule import shot_schedule
 from .settings import EncodeSettings, RenderSettings
 from .stylize import Stylizer
-from .threads import use_budget
+from .threads import ThreadPlan, use_budget
 from .video import VideoWriter, check_output, open_video
 from .video.sequence import is_pattern
 
@@ -208,7 +208,7 @@ def render(
         return _render_locked(
             input, output, plan, j, implicit=implicit, keep_job=keep_job, start=start, end=end, stride=stride,
             cuts=cuts, encode=encode, dev=dev, redo_changed=redo_changed, emit=emit, began=began,
-            decode_key=decode_key, check=lambda st: check_apart(targets, settings_sources(st)),
+            decode_key=decode_key, check=lambda st: check_apart(targets, settings_sources(st)), split=split,
         )  # fmt: skip
     except Exception:  # not Ctrl-C: the CLI then says the job is kept for resuming (its decoded frames)
         if created:
@@ -253,7 +253,7 @@ def _render_locked(
     input: Path, output: Path, plan: ShotPlan, j: Job, *, implicit: bool, keep_job: bool, start: Any, end: Any,
     stride: int, cuts: Callable[[Path, list[FrameRecord]], list[ShotSpan]] | None, encode: EncodeSettings,
     dev: torch.device, redo_changed: bool, emit: Progress, began: float, decode_key: dict[str, Any],
-    check: Callable[[RenderSettings], None],
+    check: Callable[[RenderSettings], None], split: ThreadPlan,
 ) -> RenderResult:  # fmt: skip
     job_dir = j.root
     base = plan.settings
