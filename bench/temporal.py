@@ -34,6 +34,7 @@ Usage: python bench/temporal.py [--clip PATH ...] [--frames 24] [--size 128] [--
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import sys
@@ -107,10 +108,20 @@ def merge(a: dict, b: dict) -> dict:
     return out
 
 
+def common_overrides(args: argparse.Namespace) -> dict:
+    """The overrides every render of a run shares: size, style and --set."""
+    return {"size": args.size, "styles": (str(args.style),), **parse_set(args.set)}
+
+
+def variant_settings(preset: str, variant: str, args: argparse.Namespace) -> RenderSettings:
+    """A preset with the run's common overrides and a variant's temporal terms."""
+    return apply_overrides(preset_settings(preset), merge(common_overrides(args), VARIANTS[variant]))
+
+
 def run(clip: Path, preset: str, variant: str, args: argparse.Namespace, workdir: Path, device: torch.device,
         cache: dict) -> dict:
-    common = {"size": args.size, "styles": (str(args.style),), **parse_set(args.set)}
-    settings = apply_overrides(preset_settings(preset), merge(common, VARIANTS[variant]))
+    common = common_overrides(args)
+    settings = variant_settings(preset, variant, args)
     end = f"{args.frames}f"
     out = workdir / f"{clip.stem}.{preset}.{variant}.mp4"
     t0 = time.perf_counter()
@@ -163,8 +174,7 @@ def fade_test(spec: str, preset: str, variant: str, args: argparse.Namespace, wo
     """Frames [START, END) of a render of [0, END) against a render started at START."""
     path, start, end = spec.rsplit(":", 2)
     clip = Path(path)
-    settings = apply_overrides(preset_settings(preset), merge({"size": args.size, "styles": (str(args.style),),
-                                                                **parse_set(args.set)}, VARIANTS[variant]))
+    settings = variant_settings(preset, variant, args)
     a, b = workdir / f"fade.{preset}.{variant}.A.mp4", workdir / f"fade.{preset}.{variant}.B.mp4"
     render(clip, a, settings, end=f"{end}f", device=device)
     render(clip, b, settings, start=f"{start}f", end=f"{end}f", device=device)
@@ -189,8 +199,7 @@ def drift_test(spec: str, preset: str, variant: str, args: argparse.Namespace, w
     renders (the per-frame baseline) of ``samples`` frames spread over it, the last included."""
     path, n = spec.rsplit(":", 1)
     clip, n = Path(path), int(n)
-    settings = apply_overrides(preset_settings(preset), merge({"size": args.size, "styles": (str(args.style),),
-                                                                **parse_set(args.set)}, VARIANTS[variant]))
+    settings = variant_settings(preset, variant, args)
     out = workdir / f"drift.{preset}.{variant}.mp4"
     t0 = time.perf_counter()
     render(clip, out, settings, end=f"{n}f", device=device)
@@ -249,25 +258,21 @@ def main() -> None:
                           f"style {sl['render'] / sl['baseline']:4.2f} | s/frame {sp['render']:.1f} | "
                           f"{'all targets met' if all(r['targets'].values()) else 'MISSED: ' + ', '.join(k for k, v in r['targets'].items() if not v)}",
                           flush=True)  # fmt: skip
-        for spec in args.fade:
-            for preset in presets:
-                for variant in variants:
-                    f = fade_test(spec, preset, variant, args, Path(tmp), device)
-                    fades.append(f)
-                    print(f"fade {f['clip'][:24]:24} {preset:8} {variant:8} frames {f['start']}-{f['end'] - 1}: "
-                          f"brightness faded {f['brightness_faded'][0]:.1f} vs fresh {f['brightness_fresh'][0]:.1f}, "
-                          f"max difference {f['max_brightness_difference']:.1f}/255, content ratio max "
-                          f"{f['max_content_ratio']:.3f} | {'pass' if f['pass'] else 'FAIL'}", flush=True)  # fmt: skip
+        for spec, preset, variant in itertools.product(args.fade, presets, variants):
+            f = fade_test(spec, preset, variant, args, Path(tmp), device)
+            fades.append(f)
+            print(f"fade {f['clip'][:24]:24} {preset:8} {variant:8} frames {f['start']}-{f['end'] - 1}: "
+                  f"brightness faded {f['brightness_faded'][0]:.1f} vs fresh {f['brightness_fresh'][0]:.1f}, "
+                  f"max difference {f['max_brightness_difference']:.1f}/255, content ratio max "
+                  f"{f['max_content_ratio']:.3f} | {'pass' if f['pass'] else 'FAIL'}", flush=True)  # fmt: skip
         drifts = []
-        for spec in args.drift:
-            for preset in presets:
-                for variant in variants:
-                    d = drift_test(spec, preset, variant, args, Path(tmp), device)
-                    drifts.append(d)
-                    print(f"drift {d['clip'][:24]:24} {preset:8} {variant:8} {d['frames']} frames: content/baseline "
-                          + " ".join(f"{k}:{v:.3f}" for k, v in d["content_ratio"].items())
-                          + f" | last {d['last']:.3f} | s/frame {d['seconds_per_frame']:.2f} | "
-                          f"{'pass' if d['pass'] else 'FAIL'}", flush=True)  # fmt: skip
+        for spec, preset, variant in itertools.product(args.drift, presets, variants):
+            d = drift_test(spec, preset, variant, args, Path(tmp), device)
+            drifts.append(d)
+            print(f"drift {d['clip'][:24]:24} {preset:8} {variant:8} {d['frames']} frames: content/baseline "
+                  + " ".join(f"{k}:{v:.3f}" for k, v in d["content_ratio"].items())
+                  + f" | last {d['last']:.3f} | s/frame {d['seconds_per_frame']:.2f} | "
+                  f"{'pass' if d['pass'] else 'FAIL'}", flush=True)  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"device": str(device), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
             "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}  # fmt: skip

@@ -209,6 +209,9 @@ class ShotRunner:
         if not (t.follow_input or t.photometric_check):
             return w
         here = content * 255.0
+        needs_source = t.follow_input or (keep is None and t.photometric_check)
+        if not needs_source:  # the anchored check of a sequential pass already gave ``keep``
+            return follow_input(w, keep, None, 0.0)
         there = warp(self._content(source), flow_t)
         assert isinstance(there, Tensor)
         if keep is None and t.photometric_check:
