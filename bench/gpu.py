@@ -39,15 +39,15 @@ sys.path.insert(0, str(REPO))
 import vidstyle  # noqa: E402,F401  # first: it sets OpenMP's wait policy before torch starts its threads
 import torch  # noqa: E402
 
-from vidstyle.device import resolve_device  # noqa: E402
-from vidstyle.images import from_uint8, resize  # noqa: E402
+from vidstyle.compute.device import resolve_device  # noqa: E402
+from vidstyle.image.io import from_uint8, resize  # noqa: E402
 from vidstyle.render import render  # noqa: E402
-from vidstyle.runner import FrameFinished  # noqa: E402
+from vidstyle.temporal.runner import FrameFinished  # noqa: E402
 from vidstyle.settings import PRESETS, OptimSettings, apply_overrides, preset_settings  # noqa: E402
-from vidstyle.stylize import Stylizer  # noqa: E402
-from vidstyle.optimize import minimize  # noqa: E402
+from vidstyle.style.stylize import Stylizer  # noqa: E402
+from vidstyle.style.optimize import minimize  # noqa: E402
 from vidstyle.video import open_video  # noqa: E402
-from vidstyle.vgg import CONV_LAYERS, channels  # noqa: E402
+from vidstyle.style.vgg import CONV_LAYERS, channels  # noqa: E402
 
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STYLE = REPO / "sample_clips" / "styles" / "starry_night.jpg"

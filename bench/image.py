@@ -35,12 +35,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.device import resolve_device  # noqa: E402
-from vidstyle.images import load_image  # noqa: E402
+from vidstyle.compute.device import resolve_device  # noqa: E402
+from vidstyle.image.io import load_image  # noqa: E402
 from vidstyle.settings import OptimSettings, StyleSettings  # noqa: E402
-from vidstyle.losses import Criterion  # noqa: E402
-from vidstyle.stylize import Stylizer, optimize_image  # noqa: E402
-from vidstyle.vgg import CAFFE_MEAN_BGR  # noqa: E402
+from vidstyle.style.losses import Criterion  # noqa: E402
+from vidstyle.style.stylize import Stylizer, optimize_image  # noqa: E402
+from vidstyle.style.vgg import CAFFE_MEAN_BGR  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 DEFAULT_CONTENT = MEDIA / "content" / "skimage_chelsea.png"

@@ -47,13 +47,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.device import resolve_device  # noqa: E402
-from vidstyle.images import from_uint8  # noqa: E402
-from vidstyle.metrics import evaluate_files  # noqa: E402
+from vidstyle.compute.device import resolve_device  # noqa: E402
+from vidstyle.image.io import from_uint8  # noqa: E402
+from vidstyle.evaluate.metrics import evaluate_files  # noqa: E402
 from vidstyle.render import render  # noqa: E402
 from vidstyle.settings import PRESETS, RenderSettings, apply_overrides, preset_settings  # noqa: E402
-from vidstyle.stylize import Stylizer  # noqa: E402
-from vidstyle.fidelity import FeatureMeter  # noqa: E402
+from vidstyle.style.stylize import Stylizer  # noqa: E402
+from vidstyle.evaluate.fidelity import FeatureMeter  # noqa: E402
 from vidstyle.video import open_video  # noqa: E402
 
 # The variants compared: overrides of the temporal section on top of the preset.

@@ -76,15 +76,24 @@ def bench_steps(sizes: list[int], iterations: int, warmup: int, threads: int | N
     import vidstyle  # noqa: F401  # first: it sets OpenMP's wait policy before torch starts its threads
     import torch
 
-    from vidstyle import optimize as opt
-    from vidstyle.images import fit_longest, from_uint8, resize
-    from vidstyle.settings import OptimSettings
-    from vidstyle.stylize import Stylizer, optimize_image
+    try:  # this tree's layout
+        from vidstyle.image.io import fit_longest, from_uint8, resize
+        from vidstyle.settings import OptimSettings
+        from vidstyle.style import optimize as opt
+        from vidstyle.style.stylize import Stylizer, optimize_image
+    except ImportError:  # --code: a tree from before the package layout (flat modules)
+        from vidstyle import optimize as opt  # type: ignore[no-redef,attr-defined]
+        from vidstyle.images import fit_longest, from_uint8, resize  # type: ignore[no-redef]
+        from vidstyle.settings import OptimSettings  # type: ignore[no-redef]
+        from vidstyle.stylize import Stylizer, optimize_image  # type: ignore[no-redef]
     from vidstyle.video import open_video
 
     if threads is not None:
         try:
-            from vidstyle import threads as budget  # the new code: its own per-size policy within the budget
+            try:  # the new code: its own per-size policy within the budget
+                from vidstyle.compute import threads as budget
+            except ImportError:
+                from vidstyle import threads as budget  # type: ignore[no-redef,attr-defined]
 
             budget.set_budget(threads)
         except ImportError:
@@ -169,7 +178,7 @@ def bench_presets(sizes: list[int], presets: list[str], frames: int) -> list[dic
     """Seconds per frame of each preset (a shot's later frames; all passes), from real renders."""
     sys.path.insert(0, str(CODE))
     from vidstyle.render import render
-    from vidstyle.runner import FrameFinished
+    from vidstyle.temporal.runner import FrameFinished
     from vidstyle.settings import apply_overrides, preset_settings
 
     rows = []

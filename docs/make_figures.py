@@ -18,11 +18,11 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.images import save_image  # noqa: E402
-from vidstyle.metrics import evaluate_files  # noqa: E402
+from vidstyle.image.io import save_image  # noqa: E402
+from vidstyle.evaluate.metrics import evaluate_files  # noqa: E402
 from vidstyle.render import render, render_baseline  # noqa: E402
 from vidstyle.settings import apply_overrides, preset_settings  # noqa: E402
-from vidstyle.stylize import stylize_image  # noqa: E402
+from vidstyle.style.stylize import stylize_image  # noqa: E402
 from vidstyle.video import open_video  # noqa: E402
 
 DOCS = REPO / "docs"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.images import load_image
-from vidstyle.optimize import minimize
+from vidstyle.image.io import load_image
+from vidstyle.style.optimize import minimize
 from vidstyle.render import render
 from vidstyle.settings import StyleSettings, apply_overrides, preset_settings
-from vidstyle.stylize import Stylizer
+from vidstyle.style.stylize import Stylizer
 from vidstyle.video import open_video
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""Fidelity measures (vidstyle.fidelity) and their place in the eval stream: tOF, content
+"""Fidelity measures (vidstyle.evaluate.fidelity) and their place in the eval stream: tOF, content
 distance to the input, perceptual distance to the baseline, checked on hand-made videos of
 a real image whose right answers are known."""
 
@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from vidstyle.fidelity import FeatureMeter, flow_magnitude, tof, unit_normalize
+from vidstyle.evaluate.fidelity import FeatureMeter, flow_magnitude, tof, unit_normalize
 from vidstyle.flow import make_backend
-from vidstyle.metrics import EvalFrame, warping_errors
+from vidstyle.evaluate.metrics import EvalFrame, warping_errors
 
 H, W = 48, 64
 

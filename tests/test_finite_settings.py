@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from vidstyle.config import config_from_options, load_config
 from vidstyle.errors import VidstyleError
-from vidstyle.job import Job
+from vidstyle.job.store import Job
 from vidstyle.render import render
 from vidstyle.settings import MAX_WEIGHT, OptimSettings, StyleSettings, apply_overrides, preset_settings
-from vidstyle.stylize import stylize_image
+from vidstyle.style.stylize import stylize_image
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"

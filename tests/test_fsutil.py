@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from vidstyle.fsutil import atomic_path, atomic_write_bytes
+from vidstyle.files.atomic import atomic_path, atomic_write_bytes
 
 
 def test_finished_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidstyle.imread import BACKGROUND, REDUCE_ABOVE_PIXELS, read_rgb8
-from vidstyle.images import load_image
+from vidstyle.image.load import BACKGROUND, REDUCE_ABOVE_PIXELS, read_rgb8
+from vidstyle.image.io import load_image
 from vidstyle.video import open_video
 
 

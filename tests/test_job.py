@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from vidstyle.errors import VidstyleError
-from vidstyle.job import Job, JobBusyError, decode_png
+from vidstyle.job.store import Job, JobBusyError, decode_png
 from vidstyle.render import ShotSpan, render
 from vidstyle.settings import apply_overrides, preset_settings
-from vidstyle.status import job_status
+from vidstyle.job.status import job_status
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
@@ -157,8 +157,8 @@ def test_changed_settings_refuse_to_resume_and_redo_only_the_changed_shot(tmp_pa
 
 
 def test_two_shot_config_gives_each_shot_its_own_style(tmp_path, cli):
-    from vidstyle.images import from_uint8
-    from vidstyle.stylize import Stylizer
+    from vidstyle.image.io import from_uint8
+    from vidstyle.style.stylize import Stylizer
     from vidstyle.video import open_video
 
     config = tmp_path / "two.toml"

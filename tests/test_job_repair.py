@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vidstyle.cli import run
-from vidstyle.job import Job, decode_png
+from vidstyle.job.store import Job, decode_png
 from vidstyle.render import Note, render
 from vidstyle.settings import apply_overrides, preset_settings
-from vidstyle.status import job_status
+from vidstyle.job.status import job_status
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.losses import ContentLoss, Criterion, StyleLoss, TVLoss, gram
-from vidstyle.vgg import VGG19Encoder, load_caffe_weights
+from vidstyle.style.losses import ContentLoss, Criterion, StyleLoss, TVLoss, gram
+from vidstyle.style.vgg import VGG19Encoder, load_caffe_weights
 
 
 def test_gram_by_hand():

@@ -1,4 +1,4 @@
-"""The warping error (vidstyle.metrics): exact cases on a real image, the one-pass stream,
+"""The warping error (vidstyle.evaluate.metrics): exact cases on a real image, the one-pass stream,
 and real clips with and without flicker."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidstyle.chart import line_chart, nice_ticks
+from vidstyle.evaluate.chart import line_chart, nice_ticks
 from vidstyle.errors import VidstyleError
 from vidstyle.flow import make_backend
-from vidstyle.metrics import (
+from vidstyle.evaluate.metrics import (
     EvalFrame,
     FrameCountMismatch,
     evaluate_files,

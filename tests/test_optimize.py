@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidstyle.errors import VidstyleError
-from vidstyle.optimize import LBFGS, minimize
+from vidstyle.style.optimize import LBFGS, minimize
 
 
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from vidstyle.errors import VidstyleError
-from vidstyle.paths import Source, Target, check_apart
+from vidstyle.files.apart import Source, Target, check_apart
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
@@ -98,7 +98,7 @@ def test_the_check_itself(tmp_path):
     clip.write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     # a pattern output writes only the names it matches into a folder holding other files
-    from vidstyle.paths import output_target, sequence_source
+    from vidstyle.files.apart import output_target, sequence_source
 
     check_apart([output_target(tmp_path / "%04d.png")], [sequence_source(clip)])
     (tmp_path / "0001.png").write_bytes(b"x")

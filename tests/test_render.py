@@ -54,7 +54,7 @@ def test_render_records_its_settings_for_eval(rendered):
 
 
 def test_temporal_render_is_steadier_than_per_frame_baseline(rendered, tmp_path):
-    from vidstyle.metrics import evaluate_files
+    from vidstyle.evaluate.metrics import evaluate_files
 
     out, _ = rendered
     base = render_baseline(CLIP, out, path=tmp_path / "base.mp4", device="cpu")

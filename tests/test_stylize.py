@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle import color
-from vidstyle.images import fit_longest, load_image, resize
-from vidstyle.losses import gram
+from vidstyle.style import color
+from vidstyle.image.io import fit_longest, load_image, resize
+from vidstyle.style.losses import gram
 from vidstyle.settings import OptimSettings, StyleSettings
-from vidstyle.stylize import Stylizer, optimize_image, pyramid, stylize_image
+from vidstyle.style.stylize import Stylizer, optimize_image, pyramid, stylize_image
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_bf16_optimisation_tracks_fp32(media, painting):
 
 
 def test_precision_choice():
-    from vidstyle.device import native_bf16, resolve_precision
+    from vidstyle.compute.device import native_bf16, resolve_precision
     from vidstyle.errors import VidstyleError
 
     cpu = torch.device("cpu")

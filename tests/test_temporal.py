@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstyle.images import load_image, resize
-from vidstyle.schedule import pass_step, pass_tasks, shot_schedule
+from vidstyle.image.io import load_image, resize
+from vidstyle.temporal.schedule import pass_step, pass_tasks, shot_schedule
 from vidstyle.settings import TemporalSettings
-from vidstyle.temporal import TemporalLoss, WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
+from vidstyle.temporal.terms import TemporalLoss, WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
 
 
 @pytest.fixture(scope="module")

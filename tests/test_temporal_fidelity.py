@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidstyle.fidelity import CONTENT_LAYER, FeatureMeter
+from vidstyle.evaluate.fidelity import CONTENT_LAYER, FeatureMeter
 from vidstyle.render import render
 from vidstyle.settings import RenderSettings, apply_overrides, preset_settings
 from vidstyle.video import VideoWriter, open_video

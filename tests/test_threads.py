@@ -11,7 +11,7 @@ import cv2
 import pytest
 import torch
 
-from vidstyle import threads
+from vidstyle.compute import threads
 from vidstyle.flow import FlowPipeline
 
 STYLE = "sample_clips/styles/starry_night.jpg"

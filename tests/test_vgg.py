@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidstyle.errors import VidstyleError
-from vidstyle.vgg import (
+from vidstyle.style.vgg import (
     CAFFE_MEAN_BGR,
     CONV_LAYERS,
     LAYERS,
@@ -72,7 +72,7 @@ def test_average_pooling_differs_from_max(weights):
 
 
 def test_features_respond_to_image_content(weights, data_dir):
-    from vidstyle.images import load_image
+    from vidstyle.image.io import load_image
 
     enc = VGG19Encoder(weights, ["relu3_1"])
     img = load_image(data_dir / "chelsea_128.png") * 255
@@ -111,7 +111,7 @@ def test_bad_weights_files_give_clear_errors(tmp_path):
 
 
 def test_min_input_side():
-    from vidstyle.vgg import min_input_side
+    from vidstyle.style.vgg import min_input_side
 
     assert min_input_side(["relu1_1"]) == 1
     assert min_input_side(["relu4_2", "relu1_1"]) == 8
@@ -119,7 +119,7 @@ def test_min_input_side():
 
 
 def test_bf16_encoder_keeps_the_first_layer_exact_and_the_rest_close(weights, data_dir):
-    from vidstyle.images import load_image
+    from vidstyle.image.io import load_image
 
     x = load_image(data_dir / "chelsea_128.png")[..., :64, :96] * 255
     layers = ["relu1_1", "relu3_1", "relu4_2", "relu5_1"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .threads import configure_openmp
+from vidstyle.compute.threads import configure_openmp
 
 configure_openmp()  # before anything imports torch: OpenMP reads its wait policy once
 
 
-from .errors import VidstyleError
-from .settings import OptimSettings, StyleSettings
-from .stylize import Stylizer, optimize_image, stylize_image
+from vidstyle.errors import VidstyleError
+from vidstyle.settings import OptimSettings, StyleSettings
+from vidstyle.style.stylize import Stylizer, optimize_image, stylize_image
 
 __all__ = ["OptimSettings", "StyleSettings", "Stylizer", "VidstyleError", "__version__", "optimize_image", "stylize_image"]

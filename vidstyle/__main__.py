@@ -1,3 +1,3 @@
-from .cli import main
+from vidstyle.cli import main
 
 main()

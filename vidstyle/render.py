@@ -1,7 +1,7 @@
 """Rendering a video: decode into a job, stylise shot by shot, encode with the source's timing and audio.
 
 :func:`render` is the library entry point behind ``vidstyle render``. Work goes into a job
-directory (see :mod:`vidstyle.job`); running the same render again resumes it. Without an
+directory (see :mod:`vidstyle.job.store`); running the same render again resumes it. Without an
 explicit job, one is kept beside the output (``OUTPUT.vidstyle-job``) until the output is
 complete, so even a plain ``vidstyle render`` resumes after a crash or Ctrl-C.
 """
@@ -20,18 +20,18 @@ from typing import Any, Protocol
 
 import torch
 
-from .device import resolve_device
-from .errors import VidstyleError, file_error
-from .job import FrameRecord, Job, JobDamaged, ResultRecord
-from .optimize import Iterate
-from .paths import Source, Target, check_apart, output_target, sequence_source
-from .runner import FrameFinished, ShotRunner
-from .schedule import shot_schedule
-from .settings import EncodeSettings, RenderSettings
-from .stylize import Stylizer
-from .threads import ThreadPlan, use_budget
-from .video import VideoWriter, check_output, open_video
-from .video.sequence import is_pattern
+from vidstyle.compute.device import resolve_device
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.job.store import FrameRecord, Job, JobDamaged, ResultRecord
+from vidstyle.style.optimize import Iterate
+from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
+from vidstyle.temporal.runner import FrameFinished, ShotRunner
+from vidstyle.temporal.schedule import shot_schedule
+from vidstyle.settings import EncodeSettings, RenderSettings
+from vidstyle.style.stylize import Stylizer
+from vidstyle.compute.threads import ThreadPlan, use_budget
+from vidstyle.video import VideoWriter, check_output, open_video
+from vidstyle.video.sequence import is_pattern
 
 JOB_SUFFIX = ".vidstyle-job"
 RECORD_TAG = "comment"
@@ -180,7 +180,7 @@ def render(
     (a config file): like the input and the style images, the output and the job may not
     replace them or live inside them. ``threads`` is the compute-thread budget of this
     process and its flow workers (default: the one in force, all cores unless set; see
-    :mod:`vidstyle.threads`).
+    :mod:`vidstyle.compute.threads`).
     """
     began = time.perf_counter()
     split = use_budget(threads)
@@ -229,7 +229,7 @@ def settings_sources(settings: RenderSettings) -> list[Source]:
 
 def check_styles(settings: RenderSettings, where: str) -> None:
     """Every style image of ``settings`` exists and reads as an image (before any work)."""
-    from .imread import check_image
+    from vidstyle.image.load import check_image
 
     if not settings.styles:
         raise VidstyleError(f"{where}no style image given")
@@ -458,7 +458,7 @@ def _encode(
 
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The render record (per-shot settings and spans) stored in a vidstyle output's metadata."""
-    from .video import probe
+    from vidstyle.video import probe
 
     text = probe(path).metadata.get(RECORD_TAG, "")
     if not text.startswith(RECORD_PREFIX):

@@ -24,9 +24,9 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import VidstyleError
-from .video import Position, VideoReader, open_video, parse_position
-from .video.timeline import PositionLike
+from vidstyle.errors import VidstyleError
+from vidstyle.video import Position, VideoReader, open_video, parse_position
+from vidstyle.video.timeline import PositionLike
 
 Detector = Literal["adaptive", "content"]
 

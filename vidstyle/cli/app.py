@@ -16,7 +16,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from vidstyle import __version__
 
         typer.echo(f"vidstyle {__version__}")
         raise typer.Exit()

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..errors import VidstyleError
-from ..optimize import Iterate
+from vidstyle.errors import VidstyleError
+from vidstyle.style.optimize import Iterate
 
 M = TypeVar("M", bound=BaseModel)
 

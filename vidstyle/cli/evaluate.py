@@ -3,7 +3,7 @@
 The flow is computed once on INPUT (at OUTPUT's size) and applied to OUTPUT, to INPUT
 itself (the floor: what real motion, lighting and flow errors alone give) and, with
 ``--baseline FILE`` or ``--make-baseline``, to a per-frame independent stylisation (the
-flicker that the temporal terms should remove). See :mod:`vidstyle.metrics` for the exact
+flicker that the temporal terms should remove). See :mod:`vidstyle.evaluate.metrics` for the exact
 definition.
 """
 
@@ -23,17 +23,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from PIL import Image
 from rich.table import Table
 
-from ..chart import line_chart
-from ..device import resolve_device
-from ..errors import VidstyleError, file_error
-from ..flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
-from ..fsutil import atomic_path, check_writable
-from ..paths import Source, Target, check_apart, names_under, sequence_source
-from ..metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
-from ..video import is_sequence_input
-from .app import app
-from .common import is_interactive, stderr_console
-from .flow import source_id
+from vidstyle.evaluate.chart import line_chart
+from vidstyle.compute.device import resolve_device
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
+from vidstyle.files.atomic import atomic_path, check_writable
+from vidstyle.files.apart import Source, Target, check_apart, names_under, sequence_source
+from vidstyle.evaluate.metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
+from vidstyle.video import is_sequence_input
+from vidstyle.cli.app import app
+from vidstyle.cli.common import is_interactive, stderr_console
+from vidstyle.cli.flow import source_id
 
 ROW_ORDER = ("output", "baseline", REFERENCE)
 

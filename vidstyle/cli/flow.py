@@ -15,17 +15,17 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..errors import VidstyleError, file_error
-from ..flow.backends import MIN_SIDE, DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
-from ..flow.cache import FlowCache
-from ..flow.pipeline import FlowPipeline
-from ..flow.viz import flow_to_rgb, save_png, weights_to_gray
-from ..fsutil import atomic_write_bytes, os_errors
-from ..paths import Source, Target, check_apart, names_under, sequence_source
-from ..threads import flow_only_plan
-from ..video import open_video
-from .app import app
-from .common import stderr_console
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.flow.backends import MIN_SIDE, DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
+from vidstyle.flow.cache import FlowCache
+from vidstyle.flow.pipeline import FlowPipeline
+from vidstyle.flow.viz import flow_to_rgb, save_png, weights_to_gray
+from vidstyle.files.atomic import atomic_write_bytes, os_errors
+from vidstyle.files.apart import Source, Target, check_apart, names_under, sequence_source
+from vidstyle.compute.threads import flow_only_plan
+from vidstyle.video import open_video
+from vidstyle.cli.app import app
+from vidstyle.cli.common import stderr_console
 
 
 def parse_offsets(text: str | None) -> tuple[int, ...]:

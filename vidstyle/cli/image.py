@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ..device import resolve_device
-from ..errors import VidstyleError
-from ..paths import Source, Target, check_apart
-from ..images import check_output_image, fit_longest, load_image, save_image
-from ..settings import DEFAULT_IMAGE_SIZE, MAX_SIDE, ComputeSettings, OptimSettings, StyleSettings
-from ..stylize import stylize_image, total_iterations
-from .app import app
-from .common import IterationProgress, build_settings, default, parse_floats, parse_names, stderr_console
+from vidstyle.compute.device import resolve_device
+from vidstyle.errors import VidstyleError
+from vidstyle.files.apart import Source, Target, check_apart
+from vidstyle.image.io import check_output_image, fit_longest, load_image, save_image
+from vidstyle.settings import DEFAULT_IMAGE_SIZE, MAX_SIDE, ComputeSettings, OptimSettings, StyleSettings
+from vidstyle.style.stylize import stylize_image, total_iterations
+from vidstyle.cli.app import app
+from vidstyle.cli.common import IterationProgress, build_settings, default, parse_floats, parse_names, stderr_console
 
 S, O = StyleSettings, OptimSettings
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import file_error
-from ..video import VideoInfo, probe as probe_video
-from ..video.decode import count_decodable
-from ..video.sequence import count_sequence
-from .app import app
+from vidstyle.errors import file_error
+from vidstyle.video import VideoInfo, probe as probe_video
+from vidstyle.video.decode import count_decodable
+from vidstyle.video.sequence import count_sequence
+from vidstyle.cli.app import app
 
 
 def _size(n: int | None) -> str:

@@ -11,10 +11,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from ..optimize import Iterate
-from ..render import Event, Note, Planned, Stage
-from ..runner import FrameFinished
-from .common import LazyProgress
+from vidstyle.style.optimize import Iterate
+from vidstyle.render import Event, Note, Planned, Stage
+from vidstyle.temporal.runner import FrameFinished
+from vidstyle.cli.common import LazyProgress
 
 
 class RateColumn(TextColumn):

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import config_from_options, load_config
-from ..errors import Interrupted, VidstyleError
-from ..paths import Source
-from ..render import default_job_dir, render
-from ..settings import DEFAULT_PRESET, PRESETS, ComputeSettings, preset_settings
-from .app import app
-from .common import build_settings, default, parse_floats, stderr_console
-from .progress import JsonLinesReporter, RichReporter, Silent
+from vidstyle.config import config_from_options, load_config
+from vidstyle.errors import Interrupted, VidstyleError
+from vidstyle.files.apart import Source
+from vidstyle.render import default_job_dir, render
+from vidstyle.settings import DEFAULT_PRESET, PRESETS, ComputeSettings, preset_settings
+from vidstyle.cli.app import app
+from vidstyle.cli.common import build_settings, default, parse_floats, stderr_console
+from vidstyle.cli.progress import JsonLinesReporter, RichReporter, Silent
 
 _DEFAULTS = preset_settings(DEFAULT_PRESET)
 

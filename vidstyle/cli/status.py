@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..status import job_status
-from .app import app
-from .progress import clock
+from vidstyle.job.status import job_status
+from vidstyle.cli.app import app
+from vidstyle.cli.progress import clock
 
 
 @app.command("status")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import (
+from vidstyle.flow.backends import (
     DEFAULT_BACKEND,
     DEFAULT_DIS_PRESET,
     DISFlow,
@@ -20,8 +20,8 @@ from .backends import (
     RAFTFlow,
     make_backend,
 )
-from .cache import FlowCache, PairEntry
-from .consistency import (
+from vidstyle.flow.cache import FlowCache, PairEntry
+from vidstyle.flow.consistency import (
     ConsistencyParams,
     consistency_weights,
     disocclusion_mask,
@@ -30,8 +30,8 @@ from .consistency import (
     occlusion_mask,
     warp_image,
 )
-from .io import read_flo, write_flo
-from .pipeline import FlowPipeline, FrameFlows, Link
+from vidstyle.flow.io import read_flo, write_flo
+from vidstyle.flow.pipeline import FlowPipeline, FrameFlows, Link
 
 _LAZY = {"warp": ".warp", "flow_to_tensor": ".warp"}
 

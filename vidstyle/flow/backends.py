@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from ..errors import VidstyleError, file_error
+from vidstyle.errors import VidstyleError, file_error
 
 DEFAULT_BACKEND = "dis"
 DIS_PRESETS: dict[str, int] = {
@@ -228,7 +228,7 @@ class RAFTFlow:
         import torch
         from torchvision.models import optical_flow as tvflow
 
-        from ..device import resolve_device
+        from vidstyle.compute.device import resolve_device
 
         self._device = resolve_device(self.device_name)
         builder = getattr(tvflow, self.model)

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ..fsutil import atomic_write_bytes, os_errors
-from .consistency import ConsistencyParams
+from vidstyle.files.atomic import atomic_write_bytes, os_errors
+from vidstyle.flow.consistency import ConsistencyParams
 
 FORMAT_VERSION = 1
 MAGIC = b"VSFLOW1\n"

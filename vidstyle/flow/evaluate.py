@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .consistency import inside_mask
-from .io import known_mask, read_flo
+from vidstyle.flow.consistency import inside_mask
+from vidstyle.flow.io import known_mask, read_flo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class GroundTruthPair:
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """An image file as H×W×3 uint8 RGB (vidstyle's one image loader)."""
-    from ..imread import read_rgb8
+    from vidstyle.image.load import read_rgb8
 
     return read_rgb8(path)[0]
 

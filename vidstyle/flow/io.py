@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import file_error
-from ..fsutil import atomic_path
+from vidstyle.errors import file_error
+from vidstyle.files.atomic import atomic_path
 
 FLO_MAGIC = np.float32(202021.25)
 UNKNOWN_FLOW = 1e9

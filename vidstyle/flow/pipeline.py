@@ -32,17 +32,17 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from ..errors import VidstyleError
-from ..threads import ThreadPlan, plan_threads, reserve_threads
-from .backends import FlowBackend, make_backend
-from .cache import FlowCache, PairEntry, pair_order
-from .consistency import ConsistencyParams, consistency_weights, long_term_weights
+from vidstyle.errors import VidstyleError
+from vidstyle.compute.threads import ThreadPlan, plan_threads, reserve_threads
+from vidstyle.flow.backends import FlowBackend, make_backend
+from vidstyle.flow.cache import FlowCache, PairEntry, pair_order
+from vidstyle.flow.consistency import ConsistencyParams, consistency_weights, long_term_weights
 
 DEFAULT_OFFSETS: tuple[int, ...] = (1,)
 
 
 def default_workers() -> int:
-    """Worker processes by default, beside a stylising process (see :func:`vidstyle.threads.plan_threads`)."""
+    """Worker processes by default, beside a stylising process (see :func:`vidstyle.compute.threads.plan_threads`)."""
     return plan_threads().flow_workers
 
 
@@ -223,7 +223,7 @@ class FlowPipeline:
         if workers is None and self.backend.name == "raft":
             workers = 1  # RAFT holds a network per process (on the GPU): one worker is enough to stay ahead.
         # The thread budget decides how many workers run beside the optimiser, with how many
-        # threads each (``threads``: another split, e.g. flow alone); see vidstyle.threads.
+        # threads each (``threads``: another split, e.g. flow alone); see vidstyle.compute.threads.
         plan = threads if threads is not None else plan_threads(flow_workers=workers)
         self.workers = plan.flow_workers
         self.worker_threads = plan.flow_threads

@@ -12,8 +12,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from ..fsutil import atomic_path
-from .io import UNKNOWN_FLOW
+from vidstyle.files.atomic import atomic_path
+from vidstyle.flow.io import UNKNOWN_FLOW
 
 # Hue segments of the Middlebury wheel: red→yellow→green→cyan→blue→magenta→red.
 _SEGMENTS = (("RY", 15), ("YG", 6), ("GC", 4), ("CB", 11), ("BM", 13), ("MR", 6))

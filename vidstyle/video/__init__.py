@@ -11,8 +11,8 @@ Public API (used by the later pipeline stages)::
     probe("clip.mp4").to_dict()
 """
 
-from .api import open_video, probe
-from .codecs import (
+from vidstyle.video.api import open_video, probe
+from vidstyle.video.codecs import (
     CODECS,
     DEFAULT_CODEC,
     DEFAULT_CRF,
@@ -23,11 +23,11 @@ from .codecs import (
     CodecSpec,
     codec_spec,
 )
-from .encode import VideoWriter, check_output, encode_like
-from .info import AudioInfo, Frame, VideoInfo
-from .reader import VideoReader
-from .sequence import SequenceWriter, is_sequence_input, is_sequence_output
-from .timeline import Position, Timeline, fit_size, parse_position
+from vidstyle.video.encode import VideoWriter, check_output, encode_like
+from vidstyle.video.info import AudioInfo, Frame, VideoInfo
+from vidstyle.video.reader import VideoReader
+from vidstyle.video.sequence import SequenceWriter, is_sequence_input, is_sequence_output
+from vidstyle.video.timeline import Position, Timeline, fit_size, parse_position
 
 __all__ = [
     "CODECS",

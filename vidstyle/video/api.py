@@ -6,13 +6,13 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import VidstyleError
-from .decode import FileReader
-from .info import VideoInfo
-from .reader import VideoReader
-from .scan import scan_file
-from .sequence import SequenceReader, is_sequence_input, scan_sequence
-from .timeline import PositionLike
+from vidstyle.errors import VidstyleError
+from vidstyle.video.decode import FileReader
+from vidstyle.video.info import VideoInfo
+from vidstyle.video.reader import VideoReader
+from vidstyle.video.scan import scan_file
+from vidstyle.video.sequence import SequenceReader, is_sequence_input, scan_sequence
+from vidstyle.video.timeline import PositionLike
 
 
 def open_video(

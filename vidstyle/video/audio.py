@@ -7,10 +7,10 @@ from pathlib import Path
 
 import av
 
-from ..errors import file_error
-from .avio import describe, open_input
-from .codecs import AUDIO_BITRATE_PER_CHANNEL, AUDIO_COPY_OK, AUDIO_TRANSCODE_CODEC, DEFAULT_AUDIO_CODEC, OPUS_RATES
-from .metadata import stream_tags
+from vidstyle.errors import file_error
+from vidstyle.video.avio import describe, open_input
+from vidstyle.video.codecs import AUDIO_BITRATE_PER_CHANNEL, AUDIO_COPY_OK, AUDIO_TRANSCODE_CODEC, DEFAULT_AUDIO_CODEC, OPUS_RATES
+from vidstyle.video.metadata import stream_tags
 
 _UNLISTED = object()
 END_MARGIN_S = 1.0  # keep reading this long past the end trim (streams are not perfectly interleaved)

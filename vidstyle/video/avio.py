@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import av.logging
 
-from ..errors import VidstyleError, file_error
-from .codecs import IMAGE_SUFFIXES
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.video.codecs import IMAGE_SUFFIXES
 
 # FFmpeg log lines that mean the file is damaged, and how we say it.
 DAMAGE_MESSAGES = (

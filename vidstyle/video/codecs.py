@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..errors import VidstyleError
+from vidstyle.errors import VidstyleError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from av.video.reformatter import Colorspace
 
-from .codecs import HD_MIN_HEIGHT
+from vidstyle.video.codecs import HD_MIN_HEIGHT
 
 # name -> (swscale matrix, AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic)
 _MATRICES: dict[str, tuple[Colorspace, int, int, int]] = {

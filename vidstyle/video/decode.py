@@ -9,11 +9,11 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from .avio import open_input
-from .color import frame_matrix
-from .info import Frame
-from .reader import VideoReader
-from .timeline import rotation_quarter_turns
+from vidstyle.video.avio import open_input
+from vidstyle.video.color import frame_matrix
+from vidstyle.video.info import Frame
+from vidstyle.video.reader import VideoReader
+from vidstyle.video.timeline import rotation_quarter_turns
 
 
 class _SeekFailed(Exception):

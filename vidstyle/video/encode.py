@@ -14,11 +14,11 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
-from ..errors import VidstyleError, file_error
-from ..fsutil import atomic_path, check_writable
-from .audio import AudioMux
-from .avio import describe
-from .codecs import (
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.files.atomic import atomic_path, check_writable
+from vidstyle.video.audio import AudioMux
+from vidstyle.video.avio import describe
+from vidstyle.video.codecs import (
     DEFAULT_CODEC,
     DEFAULT_CODEC_BY_SUFFIX,
     DEFAULT_SEQUENCE_FPS,
@@ -28,11 +28,11 @@ from .codecs import (
     codec_spec,
     encoder_options,
 )
-from .color import matrix
-from .info import Frame, VideoInfo
-from .metadata import container_tags, stream_tags
-from .reader import VideoReader
-from .sequence import SequenceWriter, check_sequence_output, is_sequence_output
+from vidstyle.video.color import matrix
+from vidstyle.video.info import Frame, VideoInfo
+from vidstyle.video.metadata import container_tags, stream_tags
+from vidstyle.video.reader import VideoReader
+from vidstyle.video.sequence import SequenceWriter, check_sequence_output, is_sequence_output
 
 
 def output_format(path: Path) -> str:

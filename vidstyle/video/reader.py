@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import VidstyleError
-from .info import Frame, VideoInfo
-from .timeline import Position, PositionLike, Selection, Timeline, fit_size, parse_position, select
+from vidstyle.errors import VidstyleError
+from vidstyle.video.info import Frame, VideoInfo
+from vidstyle.video.timeline import Position, PositionLike, Selection, Timeline, fit_size, parse_position, select
 
 
 class VideoReader:

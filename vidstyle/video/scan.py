@@ -8,11 +8,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import file_error
-from .avio import check_input_file, damage_from_log, ffmpeg_log, is_still_image_format, open_input, still_image_error
-from .color import colorspace_name
-from .info import AudioInfo, VideoInfo
-from .timeline import Timeline, rotation_quarter_turns
+from vidstyle.errors import file_error
+from vidstyle.video.avio import check_input_file, damage_from_log, ffmpeg_log, is_still_image_format, open_input, still_image_error
+from vidstyle.video.color import colorspace_name
+from vidstyle.video.info import AudioInfo, VideoInfo
+from vidstyle.video.timeline import Timeline, rotation_quarter_turns
 
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # the only demuxer whose frame count in the header is exact
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import VidstyleError, file_error
-from ..fsutil import fsync_dir, new_folder_mode, os_errors
-from ..imread import image_size, read_rgb8
-from .codecs import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_PATTERN, IMAGE_SUFFIXES, JPEG_QUALITY
-from .info import Frame, VideoInfo
-from .reader import VideoReader
-from .timeline import Timeline
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.files.atomic import fsync_dir, new_folder_mode, os_errors
+from vidstyle.image.load import image_size, read_rgb8
+from vidstyle.video.codecs import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_PATTERN, IMAGE_SUFFIXES, JPEG_QUALITY
+from vidstyle.video.info import Frame, VideoInfo
+from vidstyle.video.reader import VideoReader
+from vidstyle.video.timeline import Timeline
 
 _PRINTF_RE = re.compile(r"%(0?)(\d*)d")
 _NUMBER_RE = re.compile(r"(\d+)")

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import VidstyleError
+from vidstyle.errors import VidstyleError
 
 _FRAME_RE = re.compile(r"^\s*(\d+)\s*f\s*$", re.IGNORECASE)
 _SECONDS_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$", re.IGNORECASE)

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .flow.warp import warp
-from .losses import Features, LossTerm, per_sample_mean
+from vidstyle.flow.warp import warp
+from vidstyle.style.losses import Features, LossTerm, per_sample_mean
 
 FILLS: tuple[str, ...] = ("content", "previous")
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .errors import file_error
-from .fsutil import atomic_path, check_writable
-from .imread import BACKGROUND, check_image, image_size, read_rgb8  # noqa: F401 - one loader, re-exported
+from vidstyle.errors import file_error
+from vidstyle.files.atomic import atomic_path, check_writable
+from vidstyle.image.load import BACKGROUND, check_image, image_size, read_rgb8  # noqa: F401 - one loader, re-exported
 
 WRITABLE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 

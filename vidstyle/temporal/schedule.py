@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .settings import TemporalSettings
+from vidstyle.settings import TemporalSettings
 
 Kind = Literal["alone", "sequential", "multipass"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import VidstyleError
+from vidstyle.errors import VidstyleError
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

@@ -1,6 +1,6 @@
 """Fidelity of a stylised video: does it still follow its input?
 
-The warping error (:mod:`vidstyle.metrics`) measures stability only, and a frozen painting
+The warping error (:mod:`vidstyle.evaluate.metrics`) measures stability only, and a frozen painting
 scores perfectly on it. These measures see the other side (DESIGN.md, "Measuring"):
 
 * **tOF** (TecoGAN, Chu et al., ACM TOG 2020, Sec. 5): for a pair of consecutive frames,
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .losses import at_least_fp32
-from .vgg import build_encoder
+from vidstyle.style.losses import at_least_fp32
+from vidstyle.style.vgg import build_encoder
 
 CONTENT_LAYER = "relu4_2"
 PERCEPTUAL_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -63,8 +63,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import VidstyleError
-from .settings import (
+from vidstyle.errors import VidstyleError
+from vidstyle.settings import (
     DEFAULT_PRESET,
     PRESETS,
     EncodeSettings,
@@ -76,7 +76,7 @@ from .settings import (
     apply_overrides,
     preset_settings,
 )
-from .shots import (
+from vidstyle.shots import (
     ADAPTIVE_THRESHOLD,
     ANALYSIS_SIZE,
     BLACK_LEVEL,
@@ -92,8 +92,8 @@ from .shots import (
     parse_cuts,
     shots_from_cuts,
 )
-from .video import Position, parse_position
-from .video.timeline import PositionLike
+from vidstyle.video import Position, parse_position
+from vidstyle.video.timeline import PositionLike
 
 SECTIONS: dict[str, type[BaseModel]] = {
     "style": StyleSettings, "optim": OptimSettings, "temporal": TemporalSettings, "flow": FlowSettings,

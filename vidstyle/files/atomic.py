@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import file_error
+from vidstyle.errors import file_error
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

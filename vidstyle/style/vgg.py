@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .errors import VidstyleError, file_error
+from vidstyle.errors import VidstyleError, file_error
 
 # Block structure of VGG-19: convolutions per block and their channel counts.
 _BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))

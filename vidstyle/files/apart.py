@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import VidstyleError
+from vidstyle.errors import VidstyleError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +114,7 @@ def check_apart(targets: Iterable[Target | None], sources: Iterable[Source | Non
 
 def sequence_source(path: str | os.PathLike[str], what: str = "input") -> Source:
     """The :class:`Source` of a video input: a file, an image folder or a printf pattern's folder."""
-    from .video.sequence import is_pattern
+    from vidstyle.video.sequence import is_pattern
 
     p = Path(path)
     if is_pattern(p):
@@ -124,7 +124,7 @@ def sequence_source(path: str | os.PathLike[str], what: str = "input") -> Source
 
 def output_target(path: str | os.PathLike[str], what: str = "output") -> Target:
     """The :class:`Target` of a video output: a file, an image folder, or the images a pattern names."""
-    from .video.sequence import _pattern_regex, is_pattern, is_sequence_output
+    from vidstyle.video.sequence import _pattern_regex, is_pattern, is_sequence_output
 
     p = Path(path)
     if is_pattern(p):

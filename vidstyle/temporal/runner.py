@@ -17,16 +17,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .flow import ConsistencyParams, FlowPipeline
-from .flow.pipeline import FrameFlows
-from .flow.warp import flow_to_tensor, warp
-from .images import from_uint8, to_uint8
-from .job import FrameRecord, Job, ResultRecord
-from .optimize import Iterate
-from .schedule import Task, shot_schedule
-from .settings import FlowSettings, OptimSettings, RenderSettings
-from .stylize import Stylizer, optimize_image
-from .temporal import (
+from vidstyle.flow import ConsistencyParams, FlowPipeline
+from vidstyle.flow.pipeline import FrameFlows
+from vidstyle.flow.warp import flow_to_tensor, warp
+from vidstyle.image.io import from_uint8, to_uint8
+from vidstyle.job.store import FrameRecord, Job, ResultRecord
+from vidstyle.style.optimize import Iterate
+from vidstyle.temporal.schedule import Task, shot_schedule
+from vidstyle.settings import FlowSettings, OptimSettings, RenderSettings
+from vidstyle.style.stylize import Stylizer, optimize_image
+from vidstyle.temporal.terms import (
     WarpedFrame,
     advance_anchor,
     follow_input,
@@ -200,7 +200,7 @@ class ShotRunner:
         keep: Tensor | None,
     ) -> WarpedFrame:
         """The stored result of ``source`` (same pass) warped into the task's frame, with its
-        consistency weights, adjusted to the input (see :func:`vidstyle.temporal.follow_input`):
+        consistency weights, adjusted to the input (see :func:`vidstyle.temporal.terms.follow_input`):
         ``keep`` from the anchored photometric check of a sequential pass, or in a multipass
         pass the check against the source's own input frame."""
         t = self.settings.temporal

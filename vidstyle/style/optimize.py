@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .errors import VidstyleError
+from vidstyle.errors import VidstyleError
 
 Objective = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
 """image (N, 3, H, W) → (total loss (N,), named parts each (N,))."""

@@ -37,8 +37,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
 
-from .errors import VidstyleError, file_error
-from .fsutil import atomic_write_bytes, describe_os_error, fsync_dir, os_errors
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.files.atomic import atomic_write_bytes, describe_os_error, fsync_dir, os_errors
 
 JOB_FORMAT = 1
 

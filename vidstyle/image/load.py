@@ -1,6 +1,6 @@
 """The one image loader of vidstyle: stills, style images and image-sequence frames.
 
-Kept free of torch so that probing and decoding stay light; :mod:`vidstyle.images` turns
+Kept free of torch so that probing and decoding stay light; :mod:`vidstyle.image.io` turns
 its arrays into tensors.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import VidstyleError, file_error
+from vidstyle.errors import VidstyleError, file_error
 
 # Transparent parts of an image (alpha channel, or a palette's transparent colour) are
 # composited on this background, for stills, style images and image sequences alike.

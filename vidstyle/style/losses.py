@@ -7,7 +7,7 @@ that the reference weights (content 5, style 100, TV 1e-3, temporal 1000) apply 
 * style: Gram G = F Fᵀ / (C·H·W), then the mean over C² of (G − A)², summed over the style
   layers with per-layer weights;
 * total variation: ½ Σ (Δx² + Δy²) over the image, in 0–255 units;
-* temporal (see :mod:`vidstyle.temporal`): mean over C·H·W of c·(x − ω(x_prev))².
+* temporal (see :mod:`vidstyle.temporal.terms`): mean over C·H·W of c·(x − ω(x_prev))².
 
 Every term returns one value per image of the batch, shape (N,), so that independent
 images (frames of a batched pass) can share one backward pass.

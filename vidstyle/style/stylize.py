@@ -16,15 +16,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import color
-from .device import resolve_device, resolve_precision
-from .errors import VidstyleError
-from .images import fit_longest, load_image, resize
-from .losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
-from .optimize import Callback, Iterate, minimize
-from .settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
-from .threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
-from .vgg import build_encoder, min_input_side
+from vidstyle.style import color
+from vidstyle.compute.device import resolve_device, resolve_precision
+from vidstyle.errors import VidstyleError
+from vidstyle.image.io import fit_longest, load_image, resize
+from vidstyle.style.losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
+from vidstyle.style.optimize import Callback, Iterate, minimize
+from vidstyle.settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
+from vidstyle.compute.threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
+from vidstyle.style.vgg import build_encoder, min_input_side
 
 ImageLike = Tensor | str | os.PathLike[str]
 ExtraTerms = Callable[[tuple[int, int]], Mapping[str, LossTerm]]
@@ -248,7 +248,7 @@ def optimize_image(
         ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
         guard = _FiniteGuard(callback)
         # On the CPU, torch threads follow the budget, the image size and the cores other
-        # processes leave free, re-decided every few iterations (vidstyle.threads).
+        # processes leave free, re-decided every few iterations (vidstyle.compute.threads).
         cpu = device.type == "cpu"
         try:
             with torch_threads(torch_threads_for(s[0] * s[1]) if cpu else torch.get_num_threads()):
@@ -352,7 +352,7 @@ def stylize_image(
 
     ``size`` is the longest side of the result (None keeps the content's size). Images are
     file paths or RGB tensors (1, 3, H, W) in [0, 1]. ``threads`` is the compute-thread
-    budget (default: the one in force, see :mod:`vidstyle.threads`).
+    budget (default: the one in force, see :mod:`vidstyle.compute.threads`).
     """
     use_budget(threads)
     dev = resolve_device(device)

@@ -34,12 +34,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import VidstyleError, file_error
-from .flow.backends import FlowBackend, make_backend
-from .flow.cache import FlowCache, PairEntry
-from .flow.consistency import ConsistencyParams, occlusion_mask, warp_image
-from .flow.pipeline import compute_entry
-from .fidelity import FeatureMeter, as_uint8, flow_magnitude, tof
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.flow.backends import FlowBackend, make_backend
+from vidstyle.flow.cache import FlowCache, PairEntry
+from vidstyle.flow.consistency import ConsistencyParams, occlusion_mask, warp_image
+from vidstyle.flow.pipeline import compute_entry
+from vidstyle.evaluate.fidelity import FeatureMeter, as_uint8, flow_magnitude, tof
 
 METRIC_NAME = "warping error (Lai et al. 2018)"
 METRIC_DEFINITION = (
@@ -109,7 +109,7 @@ class Series:
     name: str
     errors: np.ndarray  # float64, one per consecutive pair
     source: str | None = None  # the file it came from, for reports
-    # Fidelity (see :mod:`vidstyle.fidelity`), None where not measured:
+    # Fidelity (see :mod:`vidstyle.evaluate.fidelity`), None where not measured:
     tof: np.ndarray | None = None  # per pair: mean ‖flow(this) − flow(input)‖, pixels
     content: np.ndarray | None = None  # per frame: relu4_2 content distance to the input frame
     perceptual: np.ndarray | None = None  # per frame: unweighted-LPIPS distance to the baseline
@@ -325,7 +325,7 @@ def warping_errors(
     With a ``fidelity`` meter it also measures, for every video but the reference, tOF per
     pair (its own flow against the reference's, same backend) and the content distance to
     the reference per frame, and for every video but the reference and ``baseline_name``
-    the perceptual distance to that baseline per frame (see :mod:`vidstyle.fidelity`).
+    the perceptual distance to that baseline per frame (see :mod:`vidstyle.evaluate.fidelity`).
     """
     backend = backend if backend is not None else make_backend()
     others = dict(others or {})
@@ -468,7 +468,7 @@ def evaluate_files(
 ) -> WarpingReport:
     """Warping error of OUTPUT (and BASELINE) with flow from INPUT, plus INPUT's own; with
     ``fidelity`` also tOF, content distance and perceptual distance to BASELINE
-    (:mod:`vidstyle.fidelity`, the VGG-19 on ``device``).
+    (:mod:`vidstyle.evaluate.fidelity`, the VGG-19 on ``device``).
 
     Every video is evaluated at OUTPUT's frame size (the input is resized to it). ``start``,
     ``end`` and ``stride`` select the INPUT frames that OUTPUT was rendered from (same forms
@@ -478,7 +478,7 @@ def evaluate_files(
     (identified by ``source``, e.g. the input's path, size and mtime) for later runs.
     ``progress(done, total)`` is called after each frame (total None when unknown).
     """
-    from .video import open_video  # PyAV is only needed here
+    from vidstyle.video import open_video  # PyAV is only needed here
 
     inp, out = Path(input_path), Path(output_path)
     base = Path(baseline_path) if baseline_path is not None else None

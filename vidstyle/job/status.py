@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import VidstyleError, file_error
-from .job import Job, JobDamaged
-from .render import recorded_settings
-from .schedule import shot_schedule
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.job.store import Job, JobDamaged
+from vidstyle.render import recorded_settings
+from vidstyle.temporal.schedule import shot_schedule
 
 
 @dataclasses.dataclass

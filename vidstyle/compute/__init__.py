@@ -1,0 +1,1 @@
+"""How the work runs on this machine: the torch device and arithmetic, the thread budget."""

@@ -1,0 +1,1 @@
+"""Measuring a stylised video: warping error, fidelity (tOF, content distance), charts, the baseline."""

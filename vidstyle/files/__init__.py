@@ -1,0 +1,1 @@
+"""Files on disk: crash-safe writes, and keeping outputs away from inputs."""

@@ -1,0 +1,1 @@
+"""Still images: the one loader, and conversion to and from tensors."""
