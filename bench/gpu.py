@@ -43,7 +43,7 @@ from vidstyle.compute.device import resolve_device  # noqa: E402
 from vidstyle.image.io import from_uint8, resize  # noqa: E402
 from vidstyle.render import render  # noqa: E402
 from vidstyle.temporal.runner import FrameFinished  # noqa: E402
-from vidstyle.settings import PRESETS, OptimSettings, apply_overrides, preset_settings  # noqa: E402
+from vidstyle.settings import PRESETS, apply_overrides, preset_settings  # noqa: E402
 from vidstyle.style.stylize import Stylizer  # noqa: E402
 from vidstyle.style.optimize import minimize  # noqa: E402
 from vidstyle.video import open_video  # noqa: E402

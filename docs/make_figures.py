@@ -20,7 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from vidstyle.image.io import save_image  # noqa: E402
 from vidstyle.evaluate.metrics import evaluate_files  # noqa: E402
-from vidstyle.render import render, render_baseline  # noqa: E402
+from vidstyle.evaluate.baseline import render_baseline  # noqa: E402
+from vidstyle.render import render  # noqa: E402
 from vidstyle.settings import apply_overrides, preset_settings  # noqa: E402
 from vidstyle.style.stylize import stylize_image  # noqa: E402
 from vidstyle.video import open_video  # noqa: E402

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -94,7 +92,7 @@ def test_no_plot_and_flow_cache(cli, clips, tmp_path):
     assert not list(d.glob("clean.eval.png"))
 
 
-def test_make_baseline_uses_the_render_hook(cli, clips, tmp_path, monkeypatch):
+def test_make_baseline_renders_the_baseline(cli, clips, tmp_path, monkeypatch):
     src, d = clips
     calls = []
 
@@ -102,19 +100,11 @@ def test_make_baseline_uses_the_render_hook(cli, clips, tmp_path, monkeypatch):
         calls.append((input_path, output_path))
         return d / "clean.mp4"
 
-    monkeypatch.setitem(sys.modules, "vidstyle.render", types.SimpleNamespace(render_baseline=render_baseline))
+    monkeypatch.setattr("vidstyle.cli.evaluate.render_baseline", render_baseline)
     code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot", "-q")
     assert code == 0, err
     assert calls == [(src, d / "flicker.mp4")]
     assert json.loads(out)["series"]["baseline"]["file"] == str(d / "clean.mp4")
-
-
-def test_make_baseline_not_available_yet(cli, clips, monkeypatch):
-    src, d = clips
-    monkeypatch.setitem(sys.modules, "vidstyle.render", types.SimpleNamespace())
-    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--no-plot", "-q")
-    assert code == 2 and out == ""
-    assert len(err.strip().splitlines()) == 1 and "not available yet" in err and "--baseline FILE" in err
 
 
 @pytest.mark.parametrize(

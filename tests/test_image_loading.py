@@ -7,7 +7,6 @@ decompression-bomb error. The still loader and the image-sequence reader agree p
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

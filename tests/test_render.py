@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from vidstyle.render import read_record, render, render_baseline
+from vidstyle.evaluate.baseline import render_baseline
+from vidstyle.job.spec import read_record
+from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 from vidstyle.video import open_video, probe
 

@@ -22,6 +22,7 @@ import torch
 
 from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError, file_error
+from vidstyle.job.spec import record_metadata
 from vidstyle.job.store import FrameRecord, Job, JobDamaged, ResultRecord
 from vidstyle.style.optimize import Iterate
 from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
@@ -34,8 +35,6 @@ from vidstyle.video import VideoWriter, check_output, open_video
 from vidstyle.video.sequence import is_pattern
 
 JOB_SUFFIX = ".vidstyle-job"
-RECORD_TAG = "comment"
-RECORD_PREFIX = "vidstyle render "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -443,7 +442,7 @@ def _encode(
         info, (t0, t1) = reader.source_info, reader.trim
     first = j.load_result(done[(last_pass[0], 0)])
     h, w = first.shape[:2]
-    metadata = {**info.metadata, RECORD_TAG: RECORD_PREFIX + json.dumps(record, separators=(",", ":"))}
+    metadata = {**info.metadata, **record_metadata(record)}
     with VideoWriter(
         output, width=w, height=h, fps=info.fps, time_base=info.time_base, codec=encode.codec, crf=encode.crf,
         preset=encode.preset, audio_from=info.path if info.has_audio and not info.is_sequence else None,
@@ -454,78 +453,3 @@ def _encode(
             image = first if f.pos == 0 else j.load_result(done[(p, f.pos)])
             writer.write(image, pts=f.pts, time=f.time, duration=f.duration)
             emit(Stage("encode", f.pos + 1, len(frames)))
-
-
-def read_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The render record (per-shot settings and spans) stored in a vidstyle output's metadata."""
-    from vidstyle.video import probe
-
-    text = probe(path).metadata.get(RECORD_TAG, "")
-    if not text.startswith(RECORD_PREFIX):
-        return None
-    try:
-        return json.loads(text[len(RECORD_PREFIX):])
-    except ValueError:
-        return None
-
-
-def recorded_settings(shot: dict[str, Any]) -> RenderSettings:
-    """A shot's RenderSettings back from its recorded identity."""
-    data = dict(shot)
-    data["styles"] = [s["path"] for s in shot.get("styles", [])]
-    return RenderSettings.model_validate(data)
-
-
-def baseline_path(output: str | os.PathLike[str]) -> Path:
-    """Where the per-frame baseline of ``output`` is written: ``NAME.baseline.EXT`` beside it."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.baseline{output.suffix}")
-
-
-def render_baseline(
-    input: str | os.PathLike[str],
-    output: str | os.PathLike[str],
-    *,
-    path: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "auto",
-    progress: Progress | None = None,
-) -> Path:
-    """Re-render ``input`` with every frame optimised alone, at the settings recorded in ``output``.
-
-    This is the per-frame baseline of ``vidstyle eval --make-baseline``. Its job is kept
-    beside it, so a second call only re-encodes.
-    """
-    rec = read_record(output)
-    if rec is None:
-        raise file_error(output, "has no vidstyle render record (was it made by vidstyle render?); pass --baseline FILE")
-    try:
-        settings = [recorded_settings(s).independent() for s in rec["shots"]]
-        spans = [ShotSpan(k, int(a), int(b)) for k, (a, b) in enumerate(rec["spans"])]
-        decode = rec["decode"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise file_error(output, f"unreadable vidstyle render record ({e})") from None
-    target = Path(path) if path is not None else baseline_path(output)
-    check_apart([output_target(target, "baseline"), Target("baseline job", default_job_dir(target), "folder")],
-                [sequence_source(input), sequence_source(output, "stylised video")])  # fmt: skip
-    plan = _RecordedPlan(tuple(spans), tuple(settings))
-    render(
-        input, target, plan, job=default_job_dir(target), start=decode.get("start"), end=decode.get("end"),
-        stride=int(decode.get("stride", 1)), cuts=lambda _input, _frames: list(spans), device=device, progress=progress,
-    )  # fmt: skip
-    return target
-
-
-@dataclasses.dataclass(frozen=True)
-class _RecordedPlan:
-    spans: tuple[ShotSpan, ...]
-    per_shot: tuple[RenderSettings, ...]
-
-    @property
-    def settings(self) -> RenderSettings:
-        return self.per_shot[0]
-
-    def settings_for(self, shot: Any) -> RenderSettings:
-        for span, st in zip(self.spans, self.per_shot):
-            if span.start <= shot.start < span.end:
-                return st
-        return self.per_shot[0]

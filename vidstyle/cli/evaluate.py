@@ -9,7 +9,6 @@ definition.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -32,33 +31,16 @@ from vidstyle.files.apart import Source, Target, check_apart, names_under, seque
 from vidstyle.evaluate.metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
 from vidstyle.video import is_sequence_input
 from vidstyle.cli.app import app
+from vidstyle.evaluate.baseline import render_baseline
 from vidstyle.cli.common import is_interactive, stderr_console
 from vidstyle.cli.flow import source_id
 
 ROW_ORDER = ("output", "baseline", REFERENCE)
 
 
-# ---------------------------------------------------------------------------------------
-# HOOK: the per-frame independent baseline. The render pipeline provides
-# ``vidstyle.render.render_baseline(input_path, output_path) -> Path``, which re-renders
-# INPUT frame by frame, independently, with the settings recorded in OUTPUT's metadata,
-# and returns the baseline video's path. Until it exists, --make-baseline says so.
-# ---------------------------------------------------------------------------------------
 def make_baseline(input_path: Path, output_path: Path) -> Path:
     """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT."""
-    try:
-        render = importlib.import_module("vidstyle.render")
-    except ModuleNotFoundError as e:
-        if e.name != "vidstyle.render":
-            raise
-        render = None
-    render_baseline = getattr(render, "render_baseline", None)
-    if render_baseline is None:
-        raise VidstyleError(
-            "--make-baseline: rendering the per-frame baseline is not available yet "
-            "(vidstyle.render.render_baseline); render it and pass --baseline FILE"
-        )
-    return Path(render_baseline(input_path, output_path))
+    return render_baseline(input_path, output_path)
 
 
 def default_plot_path(output: Path) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.job.store import Job, JobDamaged
-from vidstyle.render import recorded_settings
+from vidstyle.job.spec import recorded_settings
 from vidstyle.temporal.schedule import shot_schedule
 
 
