@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from vidstyle.compute.device import resolve_device  # noqa: E402
 from vidstyle.image.io import from_uint8, resize  # noqa: E402
 from vidstyle.render import render  # noqa: E402
-from vidstyle.temporal.runner import FrameFinished  # noqa: E402
+from vidstyle.job.events import FrameFinished  # noqa: E402
 from vidstyle.settings import PRESETS, apply_overrides, preset_settings  # noqa: E402
 from vidstyle.style.stylize import Stylizer  # noqa: E402
 from vidstyle.style.optimize import minimize  # noqa: E402

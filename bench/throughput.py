@@ -178,7 +178,10 @@ def bench_presets(sizes: list[int], presets: list[str], frames: int) -> list[dic
     """Seconds per frame of each preset (a shot's later frames; all passes), from real renders."""
     sys.path.insert(0, str(CODE))
     from vidstyle.render import render
-    from vidstyle.temporal.runner import FrameFinished
+    try:
+        from vidstyle.job.events import FrameFinished
+    except ImportError:  # --code: a tree from before the package layout
+        from vidstyle.runner import FrameFinished  # type: ignore[no-redef]
     from vidstyle.settings import apply_overrides, preset_settings
 
     rows = []

@@ -10,14 +10,13 @@ import pytest
 from vidstyle.config import (
     COMMAND_LINE,
     RenderConfig,
-    ShotsSection,
     config_from_options,
     default_config_text,
     load_config,
 )
 from vidstyle.errors import VidstyleError
 from vidstyle.settings import DEFAULT_PRESET, EncodeSettings, RenderSettings, preset_settings
-from vidstyle.shots import FrameTimes, Shot, shots_from_cuts
+from vidstyle.shots import FrameTimes, Shot, ShotsSettings, find_shots, shots_from_cuts, split_frames
 from vidstyle.video import Position
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +55,7 @@ def test_default_toml_is_generated_and_matches_the_defaults():
     assert config.preset == DEFAULT_PRESET
     assert config.settings == preset_settings(DEFAULT_PRESET)
     assert config.encode == EncodeSettings()
-    assert config.shots == ShotsSection()
+    assert config.shots == ShotsSettings()
 
 
 def test_default_toml_documents_every_key():
@@ -220,10 +219,6 @@ style.style_weight = 500.0
     assert cli.settings_for(shot0).optim.iterations == 50
     assert cli.settings_for(shot1).optim.iterations == 50
     assert cli.settings_for(shot1).style.style_weight == 500
-    # Opt-in: the command line replaces only the file's top level; shot blocks still win.
-    soft = config.with_overrides({"optim": {"iterations": 50}}, shot_blocks_win=True)
-    assert soft.settings_for(shot0).optim.iterations == 50
-    assert soft.settings_for(shot1).optim.iterations == 900
     # --preset replaces the file's preset (keys the file sets still beat it).
     best = config.with_overrides({"preset": "best"})
     assert best.settings.temporal.passes == 8 and best.settings.optim.iterations == 300
@@ -278,10 +273,10 @@ def test_config_from_options_alone():
 def test_find_shots_with_given_cuts(tmp_path):
     dog = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"  # 96 frames at 30 fps
     path = write(tmp_path, '[shots]\ncuts = [1, "60f"]\n')
-    shots = load_config(path).shots.find_shots(dog, stride=2)
+    shots = find_shots(dog, load_config(path).shots, stride=2)
     assert [(s.first_frame, s.end_frame) for s in shots] == [(0, 30), (30, 60), (60, 96)]
     assert [(s.start, s.end) for s in shots] == [(0, 15), (15, 30), (30, 48)]
-    none = ShotsSection(cuts="none").find_shots(dog, start="1s")
+    none = find_shots(dog, ShotsSettings(cuts="none"), start="1s")
     assert len(none) == 1 and none[0].first_frame == 30
 
 
@@ -290,8 +285,9 @@ def test_split_frames_the_renderer_decoded(tmp_path):
     dog = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
     with open_video(dog, size=32, start="10f", stride=2) as reader:
         frames = list(reader)
-    shots = ShotsSection(cuts=(Position(seconds=1.0),)).split(dog, frames, start="10f", stride=2)
+    pairs = [(f.index, f.time) for f in frames]
+    shots = split_frames(dog, pairs, ShotsSettings(cuts=(Position(seconds=1.0),)), start="10f", stride=2)
     assert [(s.start, s.end, s.first_frame) for s in shots] == [(0, 10, 10), (10, 43, 30)]
     assert [s.frames for s in shots] == [10, 33]
-    auto = ShotsSection(analysis_size=64).split(dog, [(f.index, f.time) for f in frames], start="10f", stride=2)
+    auto = split_frames(dog, pairs, ShotsSettings(analysis_size=64), start="10f", stride=2)
     assert len(auto) == 1 and auto[0].end == len(frames)

@@ -99,8 +99,9 @@ def test_python_api_refuses_non_finite_numbers():
         StyleSettings(content_weight=0, style_weight=0, tv_weight=0)
 
 
-@pytest.mark.parametrize("field,setting", [("style_weight", "--style-weight"), ("content_weight", "--content-weight"),
-                                           ("tv_weight", "--tv-weight")])  # fmt: skip
+@pytest.mark.parametrize("field,setting", [("style_weight", r"style\.style_weight"),
+                                           ("content_weight", r"style\.content_weight"),
+                                           ("tv_weight", r"style\.tv_weight")])  # fmt: skip
 def test_a_loss_that_turns_non_finite_stops_the_image_naming_the_setting(field, setting):
     style = StyleSettings().model_copy(update={field: math.inf})  # model_copy skips validation, as a caller may
     with pytest.raises(VidstyleError, match=f"the {field.removesuffix('_weight')} loss became infinite or NaN.*{setting}"):
@@ -111,7 +112,7 @@ def test_the_setting_is_named_also_when_the_optimisers_own_check_fires_first():
     """minimize checks for non-finite losses every tolerance window (50 iterations); its
     generic message is replaced by one naming the term that went wrong first."""
     style = StyleSettings().model_copy(update={"style_weight": math.inf})
-    with pytest.raises(VidstyleError, match="the style loss became infinite or NaN.*--style-weight"):
+    with pytest.raises(VidstyleError, match=r"the style loss became infinite or NaN.*style\.style_weight"):
         stylize_image(CONTENT, [STYLE], size=24, style=style, optim=OptimSettings(iterations=120, scales=1), device="cpu")
 
 
@@ -120,7 +121,7 @@ def test_a_temporal_loss_that_turns_non_finite_stops_the_render_before_storing_a
                                                     "temporal": {"frame_iterations": 2}, "flow": {"workers": 0}})  # fmt: skip
     bad = good.model_copy(update={"temporal": good.temporal.model_copy(update={"temporal_weight": math.inf})})
     out, job = tmp_path / "o.mp4", tmp_path / "job"
-    with pytest.raises(VidstyleError, match=r"frame 1 \(pass 1\): the temporal loss became infinite or NaN.*--temporal-weight"):
+    with pytest.raises(VidstyleError, match=r"frame 1 \(pass 1\): the temporal loss became infinite or NaN.*temporal\.temporal_weight"):
         render(CLIP, out, bad, job=job, end="3f", device="cpu")
     assert not out.exists()
     assert [pos for (_, pos) in Job(job).results()] == [0], "only the first frame (no temporal term) is stored"

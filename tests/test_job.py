@@ -16,7 +16,7 @@ import pytest
 
 from vidstyle.errors import VidstyleError
 from vidstyle.job.store import Job, JobBusyError, decode_png
-from vidstyle.render import ShotSpan, render
+from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 from vidstyle.job.status import job_status
 
@@ -136,24 +136,20 @@ class TwoShots:
         return self.per_shot[shot.index]
 
 
-def _two_shots(_input, frames):
-    return [ShotSpan(0, 0, 3), ShotSpan(1, 3, len(frames))]
-
-
 def test_changed_settings_refuse_to_resume_and_redo_only_the_changed_shot(tmp_path):
     job, out = tmp_path / "job", tmp_path / "o.mp4"
-    render(CLIP, out, TwoShots(_tiny(), _tiny()), end="6f", job=job, cuts=_two_shots, device="cpu")
+    render(CLIP, out, TwoShots(_tiny(), _tiny()), end="6f", job=job, cuts=[0, 3], device="cpu")
     changed = TwoShots(_tiny(), apply_overrides(_tiny(), {"style": {"style_weight": 200.0}}))
     with pytest.raises(VidstyleError, match=r"shot 1: style\.style_weight: 100\.0 → 200\.0"):
-        render(CLIP, out, changed, end="6f", job=job, cuts=_two_shots, device="cpu")
-    result = render(CLIP, out, changed, end="6f", job=job, cuts=_two_shots, device="cpu", redo_changed=True)
+        render(CLIP, out, changed, end="6f", job=job, cuts=[0, 3], device="cpu")
+    result = render(CLIP, out, changed, end="6f", job=job, cuts=[0, 3], device="cpu", redo_changed=True)
     assert result.computed == 3 and result.reused == 3
     # Temporal terms never cross the cut: no flow was computed between frames 2 and 3.
     pairs = {p.stem for p in (job / "flow").rglob("*.vsflow")}
     assert pairs == {"000000-000001", "000001-000002", "000003-000004", "000004-000005"}, pairs
     # A different frame selection is a different job.
     with pytest.raises(VidstyleError, match="frame selection changed"):
-        render(CLIP, out, changed, end="5f", job=job, cuts=_two_shots, device="cpu")
+        render(CLIP, out, changed, end="5f", job=job, cuts=[0, 3], device="cpu")
 
 
 def test_two_shot_config_gives_each_shot_its_own_style(tmp_path, cli):

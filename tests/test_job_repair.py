@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from vidstyle.cli import run
 from vidstyle.job.store import Job, decode_png
-from vidstyle.render import Note, render
+from vidstyle.job.events import Note
+from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 from vidstyle.job.status import job_status
 

@@ -9,10 +9,9 @@ import pytest
 
 from vidstyle.errors import VidstyleError
 from vidstyle.shots import (
-    ADAPTIVE_THRESHOLD,
-    CONTENT_THRESHOLD,
-    MIN_SCORE,
+    THRESHOLDS,
     Cut,
+    ShotsSettings,
     FrameTimes,
     analyse_cuts,
     black_cuts,
@@ -32,6 +31,8 @@ BBB = "videos/moviepy_bbb_1280x720_vp8_vorbis_30s.webm"
 BBB_CUT_FRAMES = [283, 376, 551]
 BBB_CUT_TIMES = [11.79, 15.67, 22.96]
 FRAME = 1 / 24
+ADAPTIVE_THRESHOLD, CONTENT_THRESHOLD = THRESHOLDS["adaptive"], THRESHOLDS["content"]
+MIN_SCORE = ShotsSettings().min_score
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +87,20 @@ def test_bbb_trimmed_and_strided_cuts_land_on_processed_frames(media):
 
 
 def test_bbb_content_detector(media):
-    a = analyse_cuts(media / BBB, detector="content", size=128, stride=3)
+    a = analyse_cuts(media / BBB, ShotsSettings(detector="content", analysis_size=128), stride=3)
     assert [c.time for c in a.cuts] == pytest.approx(BBB_CUT_TIMES, abs=3 * FRAME)
     assert all(c.score > CONTENT_THRESHOLD for c in a.cuts)
 
 
 def test_clip_without_cuts_is_one_shot():
-    a = analyse_cuts(DOG, size=128)  # a dog leaping over a log: fast motion, no cut
+    a = analyse_cuts(DOG, ShotsSettings(analysis_size=128))  # a dog leaping over a log: fast motion, no cut
     assert a.cuts == []
     shots = a.shots()
     assert len(shots) == 1 and (shots[0].start, shots[0].end) == (0, 96)
 
 
 def test_rotated_vfr_clip_has_no_cuts(media):
-    a = analyse_cuts(media / "videos" / "moviepy_fire2_1280x720_rot180_aac.mp4", size=128)
+    a = analyse_cuts(media / "videos" / "moviepy_fire2_1280x720_rot180_aac.mp4", ShotsSettings(analysis_size=128))
     assert a.cuts == [] and len(a.frames) == 25
 
 
@@ -159,7 +160,7 @@ def test_shots_from_pairs_estimates_the_end():
 
 @pytest.mark.parametrize("text", ["", "11.8,,12", "soon", "-1", "12,3x"])
 def test_parse_cuts_errors(text):
-    with pytest.raises(VidstyleError, match=r"^cuts: "):
+    with pytest.raises(VidstyleError, match=r"^shots\.cuts: "):
         parse_cuts(text)
 
 

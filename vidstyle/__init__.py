@@ -10,7 +10,20 @@ configure_openmp()  # before anything imports torch: OpenMP reads its wait polic
 
 
 from vidstyle.errors import VidstyleError
+from vidstyle.render import render
 from vidstyle.settings import OptimSettings, StyleSettings
 from vidstyle.style.stylize import Stylizer, optimize_image, stylize_image
 
-__all__ = ["OptimSettings", "StyleSettings", "Stylizer", "VidstyleError", "__version__", "optimize_image", "stylize_image"]
+# ``vidstyle.render`` is the function (the module stays importable as ``vidstyle.render``
+# through ``from vidstyle.render import ...``).
+
+__all__ = [
+    "OptimSettings",
+    "StyleSettings",
+    "Stylizer",
+    "VidstyleError",
+    "__version__",
+    "optimize_image",
+    "render",
+    "stylize_image",
+]

@@ -1,9 +1,15 @@
 """Rendering a video: decode into a job, stylise shot by shot, encode with the source's timing and audio.
 
-:func:`render` is the library entry point behind ``vidstyle render``. Work goes into a job
-directory (see :mod:`vidstyle.job.store`); running the same render again resumes it. Without an
-explicit job, one is kept beside the output (``OUTPUT.vidstyle-job``) until the output is
-complete, so even a plain ``vidstyle render`` resumes after a crash or Ctrl-C.
+:func:`render` is the library entry point behind ``vidstyle render`` (and is exported as
+``vidstyle.render``). Work goes into a job directory (see :mod:`vidstyle.job`); running the
+same render again resumes it. Without an explicit job, one is kept beside the output
+(``OUTPUT.vidstyle-job``) until the output is complete, so even a plain render resumes
+after a crash or Ctrl-C.
+
+The data flow: the input is decoded into the job (:mod:`vidstyle.job.media`), split into
+shots at its cuts (:mod:`vidstyle.shots`; detected cuts are stored in the job and reused on
+resume), each shot is run through its schedule by a
+:class:`~vidstyle.temporal.runner.ShotRunner`, and the final pass of every frame is encoded.
 """
 
 from __future__ import annotations
@@ -21,45 +27,45 @@ from typing import Any, Protocol
 import torch
 
 from vidstyle.compute.device import resolve_device
-from vidstyle.errors import VidstyleError, file_error
-from vidstyle.job.spec import record_metadata
-from vidstyle.job.store import FrameRecord, Job, JobDamaged, ResultRecord
-from vidstyle.style.optimize import Iterate
-from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
-from vidstyle.temporal.runner import FrameFinished, ShotRunner
-from vidstyle.temporal.schedule import shot_schedule
-from vidstyle.settings import EncodeSettings, RenderSettings
-from vidstyle.style.stylize import Stylizer
 from vidstyle.compute.threads import ThreadPlan, use_budget
-from vidstyle.video import VideoWriter, check_output, open_video
-from vidstyle.video.sequence import is_pattern
+from vidstyle.errors import VidstyleError, file_error
+from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
+from vidstyle.files.identity import input_identity
+from vidstyle.files.patterns import is_pattern
+from vidstyle.job.events import Event, FrameFinished, Planned
+from vidstyle.job.media import decode_into, encode_from, redecode_damaged, repaired
+from vidstyle.job.spec import JobSpec, shot_identity
+from vidstyle.job.store import FrameRecord, Job, JobDamaged
+from vidstyle.settings import EncodeSettings, FrameSelection, RenderSettings
+from vidstyle.shots import Shot, ShotsSettings, shots_from_cuts, split_frames
+from vidstyle.shots.model import FrameTimes
+from vidstyle.style.stylize import Stylizer
+from vidstyle.temporal.runner import ShotRunner
+from vidstyle.temporal.schedule import shot_schedule
+from vidstyle.video import Position, check_output
+from vidstyle.video.timeline import PositionLike
 
 JOB_SUFFIX = ".vidstyle-job"
-
-
-@dataclasses.dataclass(frozen=True)
-class ShotSpan:
-    """A shot as the renderer sees it: frames [start, end) of the job (positions)."""
-
-    index: int
-    start: int
-    end: int
-
-    @property
-    def frames(self) -> int:
-        return self.end - self.start
+Progress = Callable[[Event], None]
+CutSpec = ShotsSettings | str | Sequence[Position | int]
+"""Where a render cuts the video into shots: :class:`~vidstyle.shots.ShotsSettings`, or its
+``cuts`` alone ("auto", "none", "11.8,15.7s,360f"), or positions: times/source frames
+(:class:`~vidstyle.video.Position`) or processed positions (int) where shots start."""
 
 
 class ShotPlan(Protocol):
     """Per-shot settings (a TOML config implements this); a plain RenderSettings is one plan for all.
 
-    ``settings`` holds what applies to the whole video (the frame size).
+    ``settings`` holds what applies to the whole video (the frame size). A plan may also
+    have ``shots`` (:class:`~vidstyle.shots.ShotsSettings`: where to cut, used when
+    :func:`render` gets no ``cuts``) and ``warnings_for(shots) -> list[str]`` (what a
+    person should know about the shots found, e.g. a per-shot block that selects none).
     """
 
     @property
     def settings(self) -> RenderSettings: ...
 
-    def settings_for(self, shot: Any) -> RenderSettings: ...
+    def settings_for(self, shot: Shot) -> RenderSettings: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,39 +73,13 @@ class UniformPlan:
     """The same settings for every shot."""
 
     settings: RenderSettings
+    shots: ShotsSettings | None = None
 
-    def settings_for(self, shot: ShotSpan) -> RenderSettings:
+    def settings_for(self, shot: Shot) -> RenderSettings:
         return self.settings
 
-
-# -- progress events -------------------------------------------------------------------------
-@dataclasses.dataclass
-class Planned:
-    """The work ahead: tasks per shot (frames × passes) and how many are already stored."""
-
-    job: Path
-    frames: int
-    shots: list[tuple[ShotSpan, int, int]]  # (shot, tasks, already done)
-
-
-@dataclasses.dataclass
-class Stage:
-    """A coarse step (decoding, encoding…) with its progress."""
-
-    name: str
-    done: int
-    total: int | None
-
-
-@dataclasses.dataclass
-class Note:
-    """Something a person should know (a redone frame, a truncated input…)."""
-
-    text: str
-
-
-Event = Planned | Stage | Note | FrameFinished | Iterate
-Progress = Callable[[Event], None]
+    def warnings_for(self, shots: Sequence[Shot]) -> list[str]:
+        return []
 
 
 @dataclasses.dataclass
@@ -115,41 +95,12 @@ class RenderResult:
     seconds: float
 
 
-# -- job identity ----------------------------------------------------------------------------
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _input_identity(path: Path) -> dict[str, Any]:
-    st = (path.parent if is_pattern(path) else path).stat()  # a pattern's folder changes with its files
-    return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _shot_identity(settings: RenderSettings) -> dict[str, Any]:
-    """What decides a shot's pixels: its settings and the contents of its style images."""
-    data = json.loads(settings.model_dump_json())
-    data["styles"] = [{"path": str(p), "sha256": _file_sha(Path(p))} for p in settings.styles]
-    data["flow"].pop("workers", None)  # how fast, not what
-    return data
-
-
-def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Human-readable differences between two JSON-like values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for k in sorted(set(old) | set(new)):
-            out += _diff(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))
-        return out
-    return [] if old == new else [f"{prefix}: {old!r} → {new!r}"]
-
-
-# -- render --------------------------------------------------------------------------------
 def default_job_dir(output: Path) -> Path:
+    """Where a render without ``job`` keeps its work: ``OUTPUT.vidstyle-job`` beside the output."""
     return output.with_name(output.name + JOB_SUFFIX)
+
+
+_STRIDE: int = FrameSelection.model_fields["stride"].default
 
 
 def render(
@@ -157,14 +108,14 @@ def render(
     output: str | os.PathLike[str],
     plan: RenderSettings | ShotPlan,
     *,
+    cuts: CutSpec | None = None,
     job: str | os.PathLike[str] | None = None,
     keep_job: bool = False,
-    start: Any = None,
-    end: Any = None,
-    stride: int = 1,
-    cuts: Callable[[Path, list[FrameRecord]], list[ShotSpan]] | None = None,
+    start: PositionLike | None = None,
+    end: PositionLike | None = None,
+    stride: int = _STRIDE,
     encode: EncodeSettings | None = None,
-    device: str | torch.device = "auto",
+    device: str | torch.device | None = None,
     redo_changed: bool = False,
     progress: Progress | None = None,
     protect: Sequence[Source] = (),
@@ -172,25 +123,32 @@ def render(
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
-    ``plan`` gives each shot's settings (the first shot's size and trim apply to all);
-    ``cuts`` splits the decoded frames into shots (default: one shot). With an explicit
+    ``plan`` gives each shot's settings (the first shot's size applies to all). ``cuts``
+    says where shots start (:data:`CutSpec`; default: the plan's ``shots`` settings, else
+    ``ShotsSettings()``, which detects cuts as ``vidstyle render`` does). ``start``/``end``
+    (seconds, "1:02.5" or "120f") and ``stride`` select the frames. With an explicit
     ``job`` whose stored settings differ, the render refuses unless ``redo_changed``, which
     redoes the shots whose settings changed. ``protect`` names more files the render reads
     (a config file): like the input and the style images, the output and the job may not
-    replace them or live inside them. ``threads`` is the compute-thread budget of this
-    process and its flow workers (default: the one in force, all cores unless set; see
-    :mod:`vidstyle.compute.threads`).
+    replace them or live inside them. ``device``: cpu, cuda, cuda:N or auto (default
+    ``ComputeSettings.device``). ``threads`` is the compute-thread budget of this process
+    and its flow workers (default: the one in force; see :mod:`vidstyle.compute.threads`).
+
+    Raises VidstyleError (one line, naming the file or setting) for bad input; returns
+    what was written.
     """
     began = time.perf_counter()
     split = use_budget(threads)
     input, output = Path(input), Path(output)
-    emit = progress or (lambda e: None)
+    emit: Progress = progress or (lambda e: None)
     plan = UniformPlan(plan) if isinstance(plan, RenderSettings) else plan
+    shots_settings = _cut_settings(cuts if cuts is not None else getattr(plan, "shots", None))
+    stride = FrameSelection(start=_str(start), end=_str(end), stride=stride).stride
     encode = encode or EncodeSettings()
     if not (input.exists() or is_pattern(input)):
         raise file_error(input, "file not found")
     implicit = job is None
-    job_dir = default_job_dir(output) if implicit else Path(job)
+    job_dir = default_job_dir(output) if implicit else Path(job)  # type: ignore[arg-type]
     base = plan.settings
     targets = [output_target(output), Target("job directory", job_dir, "folder")]
     check_apart(targets, [sequence_source(input), *protect, *settings_sources(base)])
@@ -200,19 +158,35 @@ def render(
         raise file_error(job_dir, "exists and is not a directory")
     j = Job(job_dir)
     check_styles(base, "")
-    decode_key = {"input": _input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
+    decode_key = {"input": input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
+    ctx = _Context(input, output, plan, j, shots_settings, start, end, stride, encode, dev, implicit or redo_changed,
+                   emit, decode_key, lambda st: check_apart(targets, settings_sources(st)), split)  # fmt: skip
 
     created = not job_dir.exists()
     try:
-        return _render_locked(
-            input, output, plan, j, implicit=implicit, keep_job=keep_job, start=start, end=end, stride=stride,
-            cuts=cuts, encode=encode, dev=dev, redo_changed=redo_changed, emit=emit, began=began,
-            decode_key=decode_key, check=lambda st: check_apart(targets, settings_sources(st)), split=split,
-        )  # fmt: skip
+        with j.locked():
+            frames, shots = _run(ctx)
     except Exception:  # not Ctrl-C: the CLI then says the job is kept for resuming (its decoded frames)
         if created:
             discard_if_empty(j)
         raise
+    if implicit and not keep_job:
+        shutil.rmtree(job_dir, ignore_errors=True)
+    return RenderResult(output, None if implicit and not keep_job else job_dir, len(frames), len(shots),
+                        ctx.computed, ctx.reused, time.perf_counter() - began)  # fmt: skip
+
+
+def _cut_settings(cuts: CutSpec | None) -> ShotsSettings | tuple[int, ...]:
+    """The [shots] settings of a cut spec; processed positions stay as they are."""
+    if cuts is None:
+        return ShotsSettings()
+    if isinstance(cuts, ShotsSettings):
+        return cuts
+    if isinstance(cuts, str):
+        return ShotsSettings(cuts=cuts)  # type: ignore[arg-type]  # the model reads the text
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in cuts):
+        return tuple(int(c) for c in cuts)  # type: ignore[arg-type]
+    return ShotsSettings(cuts=tuple(cuts))  # type: ignore[arg-type]
 
 
 def settings_sources(settings: RenderSettings) -> list[Source]:
@@ -248,107 +222,148 @@ def discard_if_empty(j: Job) -> None:
     shutil.rmtree(j.root, ignore_errors=True)
 
 
-def _render_locked(
-    input: Path, output: Path, plan: ShotPlan, j: Job, *, implicit: bool, keep_job: bool, start: Any, end: Any,
-    stride: int, cuts: Callable[[Path, list[FrameRecord]], list[ShotSpan]] | None, encode: EncodeSettings,
-    dev: torch.device, redo_changed: bool, emit: Progress, began: float, decode_key: dict[str, Any],
-    check: Callable[[RenderSettings], None], split: ThreadPlan,
-) -> RenderResult:  # fmt: skip
-    job_dir = j.root
-    base = plan.settings
-    with j.locked():
-        j.log(f"render {input} → {output} on {dev}, {split.budget} threads: {split.torch} for torch, "
-              f"{split.flow_workers} flow worker(s)")  # fmt: skip
-        try:
-            stored = j.read_config()
-        except JobDamaged as e:
-            _repaired(j, emit, f"{e}; starting the job over")
-            _reset(j)
-            stored = None
-        j.repair_manifest()
-        if stored is not None and stored.get("decode") != decode_key:
-            changes = _diff(stored.get("decode"), decode_key)
-            if not (implicit or redo_changed):
-                raise VidstyleError(f"{job_dir}: the input or frame selection changed ({'; '.join(changes)}); "
-                                    "use --redo-changed to start this job over, or another --job")  # fmt: skip
-            j.log(f"input or frame selection changed, starting over: {'; '.join(changes)}")
-            _reset(j)
-            stored = None
+@dataclasses.dataclass
+class _Context:
+    """One render's inputs and counters, passed through its steps."""
 
-        frames = j.read_frames() if stored is not None else None
-        for text in j.repairs:
-            _repaired(j, emit, text)
-        j.repairs.clear()
-        if frames is None:
-            frames = _decode(input, j, base.size, start, end, stride, emit)
+    input: Path
+    output: Path
+    plan: ShotPlan
+    job: Job
+    cuts: ShotsSettings | tuple[int, ...]
+    start: PositionLike | None
+    end: PositionLike | None
+    stride: int
+    encode: EncodeSettings
+    device: torch.device
+    may_redo: bool  # a changed job may be redone (implicit job, or redo_changed)
+    emit: Progress
+    decode_key: dict[str, Any]
+    check: Callable[[RenderSettings], None]
+    split: ThreadPlan
+    computed: int = 0
+    reused: int = 0
+
+
+def _run(ctx: _Context) -> tuple[list[FrameRecord], list[Shot]]:
+    """The render with the job locked: check the stored spec, decode, stylise, encode."""
+    j, base = ctx.job, ctx.plan.settings
+    j.log(f"render {ctx.input} → {ctx.output} on {ctx.device}, {ctx.split.budget} threads: {ctx.split.torch} "
+          f"for torch, {ctx.split.flow_workers} flow worker(s)")  # fmt: skip
+    stored = _stored_spec(ctx)
+    frames = j.read_frames() if stored is not None else None
+    for text in j.repairs:
+        repaired(j, ctx.emit, text)
+    j.repairs.clear()
+    sel = (ctx.start, ctx.end, ctx.stride)
+    if frames is None:
+        frames = decode_into(ctx.input, j, base.size, *sel, ctx.emit)
+    else:
+        frames = redecode_damaged(ctx.input, j, frames, base.size, *sel, ctx.emit)
+    shots = _shots(ctx, frames, stored)
+    for line in getattr(ctx.plan, "warnings_for", lambda _shots: [])(shots):
+        repaired(j, ctx.emit, f"warning: {line}")
+    shot_settings = [ctx.plan.settings_for(s) for s in shots]
+    for s, st in zip(shots, shot_settings):
+        if st is not base:
+            check_styles(st, f"shot {s.index}: ")
+            ctx.check(st)
+    identities = [shot_identity(st) for st in shot_settings]
+    spans = [(s.start, s.end) for s in shots]
+    if stored is not None and (changed := stored.changed_shots(spans, identities)):
+        if not ctx.may_redo:
+            raise VidstyleError(f"{j.root}: settings differ from the job's ({'; '.join(changed[1])}); "
+                                "use render.redo_changed to redo the affected shots")  # fmt: skip
+        j.invalidate_shots(changed[0], "; ".join(changed[1]))
+        j.log(f"redoing shots {changed[0]}: {'; '.join(changed[1])}")
+    cut_record = json.loads(ctx.cuts.model_dump_json()) if isinstance(ctx.cuts, ShotsSettings) else None
+    j.write_spec(JobSpec(decode=ctx.decode_key, shots=spans, settings=identities, cuts=cut_record,
+                         encode=json.loads(ctx.encode.model_dump_json())))  # fmt: skip
+
+    done, damaged = j.verified_results()
+    for rec in damaged:
+        repaired(j, ctx.emit, f"stored frame {rec.pos} (pass {rec.pass_}) is missing or damaged; redoing it")
+    tasks = [(s, st, [t for p in shot_schedule(s.index, s.start, s.end, st.temporal) for t in p])
+             for s, st in zip(shots, shot_settings)]  # fmt: skip
+    ctx.emit(Planned(j.root, len(frames), [(s, len(ts), sum((t.pass_, t.pos) in done for t in ts)) for s, _, ts in tasks]))
+    _stylise(ctx, frames, [(s, st) for s, st, _ in tasks], identities, done)
+
+    final = {s.index: st.temporal.passes for s, st in zip(shots, shot_settings)}
+    last_pass = [final[s.index] for s in shots for _ in range(s.start, s.end)]
+    record = {"decode": {k: v for k, v in ctx.decode_key.items() if k != "input"}, "shots": identities,
+              "spans": [list(s) for s in spans]}  # fmt: skip
+    encode_from(ctx.input, ctx.output, j, frames, last_pass, done, ctx.encode, *sel, record, ctx.emit)
+    j.log(f"wrote {ctx.output}")
+    return frames, shots
+
+
+def _stored_spec(ctx: _Context) -> JobSpec | None:
+    """The job's stored spec, or None where there is none to keep (new, damaged, or a changed
+    input or frame selection: then the job starts over)."""
+    j = ctx.job
+    try:
+        stored = j.read_spec()
+    except JobDamaged as e:
+        repaired(j, ctx.emit, f"{e}; starting the job over")
+        j.reset()
+        stored = None
+    j.repair_manifest()
+    if stored is not None and (changes := stored.selection_changes(ctx.decode_key)):
+        if not ctx.may_redo:
+            raise VidstyleError(f"{j.root}: the input or frame selection changed ({'; '.join(changes)}); "
+                                "use render.redo_changed to start this job over, or another render.job")  # fmt: skip
+        j.log(f"input or frame selection changed, starting over: {'; '.join(changes)}")
+        j.reset()
+        stored = None
+    return stored
+
+
+def _shots(ctx: _Context, frames: list[FrameRecord], stored: JobSpec | None) -> list[Shot]:
+    """The shots over the decoded frames: the stored ones when the job found them with the
+    same cut settings (no second detection on resume), else cut or detected now."""
+    pairs = [(f.index, f.time) for f in frames]
+    times = FrameTimes.from_pairs(pairs, stride=ctx.stride)
+    if isinstance(ctx.cuts, tuple):
+        return shots_from_cuts(times, ctx.cuts)
+    same = stored is not None and stored.cuts == json.loads(ctx.cuts.model_dump_json()) and stored.shots
+    if same and stored is not None and stored.shots[-1][1] == len(frames):
+        return shots_from_cuts(times, [a for a, _ in stored.shots])
+    shots = split_frames(ctx.input, pairs, ctx.cuts, start=ctx.start, end=ctx.end, stride=ctx.stride)
+    if ctx.cuts.cuts == "auto":
+        ctx.job.log(f"detected {len(shots) - 1} cut(s): shots start at {[s.start for s in shots]}")
+    return shots
+
+
+def _stylise(ctx: _Context, frames: list[FrameRecord], shots: list[tuple[Shot, RenderSettings]],
+             identities: list[dict[str, Any]], done: dict[tuple[int, int], Any]) -> None:  # fmt: skip
+    """Run every shot's schedule, one network at a time (shots with the same styles share it)."""
+    j = ctx.job
+
+    def on_frame(ev: FrameFinished) -> None:
+        if ev.skipped:
+            ctx.reused += 1
         else:
-            frames = _redecode_damaged(input, j, frames, base.size, start, end, stride, emit)
-        shots = cuts(input, frames) if cuts is not None else [ShotSpan(0, 0, len(frames))]
-        shot_settings = [plan.settings_for(s) for s in shots]
-        for s, st in zip(shots, shot_settings):
-            if st is not base:
-                check_styles(st, f"shot {s.index}: ")
-                check(st)
-        identities = [_shot_identity(st) for st in shot_settings]
-        spans = [[s.start, s.end] for s in shots]
+            ctx.computed += 1
+            j.log(f"shot {ev.shot} pass {ev.pass_} frame {ev.pos} done in {ev.seconds:.1f}s "
+                  f"loss {ev.losses.get('total', float('nan')):.4g}")  # fmt: skip
+        ctx.emit(ev)
 
-        if stored is not None:
-            changed = _changed_shots(stored, spans, identities)
-            if changed:
-                if not (implicit or redo_changed):
-                    raise VidstyleError(f"{job_dir}: settings differ from the job's ({'; '.join(changed[1])}); "
-                                        "use --redo-changed to redo the affected shots")  # fmt: skip
-                j.invalidate_shots(changed[0], "; ".join(changed[1]))
-                j.log(f"redoing shots {changed[0]}: {'; '.join(changed[1])}")
-        j.write_config({"decode": decode_key, "shots": spans, "settings": identities,
-                        "encode": json.loads(encode.model_dump_json())})  # fmt: skip
-
-        done, damaged = j.verified_results()
-        for rec in damaged:
-            msg = f"stored frame {rec.pos} (pass {rec.pass_}) is missing or damaged; redoing it"
-            j.log(msg)
-            emit(Note(msg))
-        tasks = [(s, st, [t for p in shot_schedule(s.index, s.start, s.end, st.temporal) for t in p])
-                 for s, st in zip(shots, shot_settings)]  # fmt: skip
-        emit(Planned(job_dir, len(frames), [(s, len(ts), sum((t.pass_, t.pos) in done for t in ts)) for s, _, ts in tasks]))
-        computed = reused = 0
-
-        def on_frame(ev: FrameFinished) -> None:
-            nonlocal computed, reused
-            if ev.skipped:
-                reused += 1
-            else:
-                computed += 1
-                j.log(f"shot {ev.shot} pass {ev.pass_} frame {ev.pos} done in {ev.seconds:.1f}s "
-                      f"loss {ev.losses.get('total', float('nan')):.4g}")  # fmt: skip
-            emit(ev)
-
-        stylizers: dict[str, Stylizer] = {}
-        try:
-            for (shot, st, _), ident in zip(tasks, identities):
-                key = json.dumps([ident["styles"], ident["style"]], sort_keys=True)
-                if key not in stylizers:
-                    stylizers.clear()  # one network at a time
-                    stylizers[key] = Stylizer(list(st.styles), st.style, dev)
-                runner = ShotRunner(j, frames, stylizers[key], st, flow_source=_flow_source(decode_key),
-                                    on_iteration=emit, on_frame=on_frame)  # fmt: skip
-                runner.run(shot.index, shot.start, shot.end, done)
-        except KeyboardInterrupt:
-            j.log("interrupted; finished frames are kept and the render resumes from here")
-            raise
-        except BaseException as e:
-            j.log(f"stopped by {type(e).__name__}: {e}")
-            raise
-
-        final = {s.index: st.temporal.passes for s, st in zip(shots, shot_settings)}
-        last_pass = [final[s.index] for s in shots for _ in range(s.start, s.end)]
-        record = {"decode": {k: v for k, v in decode_key.items() if k != "input"}, "shots": identities, "spans": spans}
-        _encode(input, output, j, frames, last_pass, done, encode, start, end, stride, record, emit)
-        j.log(f"wrote {output}")
-    if implicit and not keep_job:
-        shutil.rmtree(job_dir, ignore_errors=True)
-    return RenderResult(output, None if implicit and not keep_job else job_dir, len(frames), len(shots),
-                        computed, reused, time.perf_counter() - began)  # fmt: skip
+    stylizers: dict[str, Stylizer] = {}
+    try:
+        for (shot, st), ident in zip(shots, identities):
+            key = json.dumps([ident["styles"], ident["style"]], sort_keys=True)
+            if key not in stylizers:
+                stylizers.clear()  # one network at a time
+                stylizers[key] = Stylizer(list(st.styles), st.style, ctx.device)
+            runner = ShotRunner(j, frames, stylizers[key], st, flow_source=_flow_source(ctx.decode_key),
+                                on_iteration=ctx.emit, on_frame=on_frame)  # fmt: skip
+            runner.run(shot.index, shot.start, shot.end, done)
+    except KeyboardInterrupt:
+        j.log("interrupted; finished frames are kept and the render resumes from here")
+        raise
+    except BaseException as e:
+        j.log(f"stopped by {type(e).__name__}: {e}")
+        raise
 
 
 def _str(value: Any) -> Any:
@@ -357,99 +372,3 @@ def _str(value: Any) -> Any:
 
 def _flow_source(decode_key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(decode_key, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _reset(j: Job) -> None:
-    """Forget a job's frames and results (its input or frame selection changed)."""
-    for name in ("content", "passes", "flow"):
-        shutil.rmtree(j.root / name, ignore_errors=True)
-    for path in (j.frames_path, j.manifest_path):
-        path.unlink(missing_ok=True)
-
-
-def _changed_shots(stored: dict[str, Any], spans: list[list[int]], identities: list[dict[str, Any]]) -> tuple[list[int], list[str]] | None:
-    """Shots whose results can't be reused, with the reasons; None when nothing changed."""
-    old_spans, old_ids = stored.get("shots"), stored.get("settings")
-    if old_spans != spans:
-        return list(range(max(len(spans), len(old_spans or [])))), [f"shots {old_spans} → {spans}"]
-    shots, reasons = [], []
-    for k, (old, new) in enumerate(zip(old_ids or [], identities)):
-        d = _diff(old, new)
-        if d:
-            shots.append(k)
-            reasons += [f"shot {k}: {x}" for x in d]
-    return (shots, reasons) if shots else None
-
-
-def _decode(input: Path, j: Job, size: int | None, start: Any, end: Any, stride: int, emit: Progress) -> list[FrameRecord]:
-    frames: list[FrameRecord] = []
-    with open_video(input, size=size, start=start, end=end, stride=stride) as reader:
-        total = len(reader)
-        for pos, f in enumerate(reader):
-            sha = j.store_content(pos, f.image)
-            frames.append(FrameRecord(pos, f.index, f.pts, f.time, f.duration, sha))
-            emit(Stage("decode", pos + 1, total))
-        if reader.warning:
-            j.log(reader.warning)
-            emit(Note(reader.warning))
-    if not frames:
-        raise file_error(input, "no frames to stylise (check --start/--end)")
-    j.write_frames(frames)
-    j.log(f"decoded {len(frames)} frames")
-    return frames
-
-
-def _repaired(j: Job, emit: Progress, text: str) -> None:
-    """Say (in the log and as a note) what was found damaged and is being redone."""
-    j.log(text)
-    emit(Note(text))
-
-
-def _redecode_damaged(input: Path, j: Job, frames: list[FrameRecord], size: int | None, start: Any, end: Any,
-                      stride: int, emit: Progress) -> list[FrameRecord]:  # fmt: skip
-    """Decode again the stored content frames that are missing or damaged (decoding is
-    deterministic, so they come back as they were; if not, their new checksum is recorded)."""
-    bad = {f.pos for f in j.damaged_content(frames)}
-    if not bad:
-        return frames
-    names = ", ".join(map(str, sorted(bad)[:5])) + (", …" if len(bad) > 5 else "")
-    _repaired(j, emit, f"decoded frame(s) {names} in {j.root / 'content'} were missing or damaged; decoding them again")
-    out = list(frames)
-    with open_video(input, size=size, start=start, end=end, stride=stride) as reader:
-        for pos, f in enumerate(reader):
-            if pos >= len(out):
-                break
-            if pos in bad:
-                sha = j.store_content(pos, f.image)
-                out[pos] = dataclasses.replace(out[pos], sha=sha)
-                bad.discard(pos)
-                if not bad:
-                    break
-    if bad:
-        raise file_error(input, f"frame(s) {sorted(bad)} can no longer be decoded; the input changed?")
-    if out != frames:
-        j.write_frames(out)
-    return out
-
-
-def _encode(
-    input: Path, output: Path, j: Job, frames: list[FrameRecord], last_pass: Sequence[int],
-    done: dict[tuple[int, int], ResultRecord], encode: EncodeSettings, start: Any, end: Any, stride: int,
-    record: dict[str, Any], emit: Progress,
-) -> None:  # fmt: skip
-    """Write the final pass of every frame with the source's timing, audio and tags."""
-    with open_video(input, start=start, end=end, stride=stride) as reader:
-        info, (t0, t1) = reader.source_info, reader.trim
-    first = j.load_result(done[(last_pass[0], 0)])
-    h, w = first.shape[:2]
-    metadata = {**info.metadata, **record_metadata(record)}
-    with VideoWriter(
-        output, width=w, height=h, fps=info.fps, time_base=info.time_base, codec=encode.codec, crf=encode.crf,
-        preset=encode.preset, audio_from=info.path if info.has_audio and not info.is_sequence else None,
-        start=t0, end=t1, metadata=metadata, stream_metadata=info.stream_metadata, colorspace=info.colorspace,
-        sample_aspect_ratio=info.sample_aspect_ratio,
-    ) as writer:  # fmt: skip
-        for f, p in zip(frames, last_pass):
-            image = first if f.pos == 0 else j.load_result(done[(p, f.pos)])
-            writer.write(image, pts=f.pts, time=f.time, duration=f.duration)
-            emit(Stage("encode", f.pos + 1, len(frames)))

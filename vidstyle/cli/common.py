@@ -4,53 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vidstyle.errors import VidstyleError
 from vidstyle.style.optimize import Iterate
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def default(model: type[BaseModel], name: str) -> Any:
-    """The default of a settings field, so the CLI shows and uses the one definition."""
-    return model.model_fields[name].default
-
-
-def option_name(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-def build_settings(model: type[M], values: Mapping[str, Any], *, source: str | None = None) -> M:
-    """Validate option values into a settings model; errors name the option."""
-    try:
-        return model(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
-        where = option_name(field) if field else (source or model.__name__)
-        raise VidstyleError(f"{where}: {err.get('msg', 'invalid value')}") from None
-
-
-def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
-    """``"1,0.5"`` → (1.0, 0.5); a clear error naming ``option`` otherwise."""
-    if text is None or text == "":
-        return None
-    try:
-        return tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        raise VidstyleError(f"{option}: expected comma-separated numbers, got {text!r}") from None
-
-
-def parse_names(text: str | None) -> tuple[str, ...] | None:
-    if text is None or text == "":
-        return None
-    return tuple(v for v in text.replace(" ", "").split(",") if v)
 
 
 def stderr_console(quiet: bool = False) -> Console:

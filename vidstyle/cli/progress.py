@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from vidstyle.style.optimize import Iterate
-from vidstyle.render import Event, Note, Planned, Stage
-from vidstyle.temporal.runner import FrameFinished
+from vidstyle.job.events import Event, Note, Planned, Stage
+from vidstyle.job.events import FrameFinished
 from vidstyle.cli.common import LazyProgress
 
 

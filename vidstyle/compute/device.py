@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import torch
 
+from vidstyle.settings import ComputeSettings
 from vidstyle.errors import VidstyleError
 
 
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """The torch device for a ``device`` setting: cpu, cuda, cuda:N, or auto (CUDA when
+    present); None means the default of ``ComputeSettings.device``.
+
+    Raises VidstyleError (naming the ``device`` setting) for CUDA on a machine without it
+    or an unknown name.
+    """
+    if name is None:
+        name = ComputeSettings.model_fields["device"].default
     if isinstance(name, torch.device):
         name = str(name)
     name = name.strip().lower()
@@ -18,12 +26,12 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise VidstyleError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+            raise VidstyleError(f"compute.device {name}: CUDA is not available on this machine (use cpu or auto)")
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise VidstyleError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise VidstyleError(f"compute.device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
         return dev
-    raise VidstyleError(f"--device {name}: unknown device (expected cpu, cuda, cuda:N or auto)")
+    raise VidstyleError(f"compute.device {name}: unknown device (expected cpu, cuda, cuda:N or auto)")
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -42,8 +50,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return None
     if precision == "bf16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise VidstyleError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support")
+            raise VidstyleError(f"style.precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support")
         return torch.bfloat16
     if precision == "auto":
         return torch.bfloat16 if native_bf16(device) else None
-    raise VidstyleError(f"--precision {precision}: unknown precision (expected auto, fp32 or bf16)")
+    raise VidstyleError(f"style.precision {precision}: unknown precision (expected auto, fp32 or bf16)")

@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 
 from vidstyle.errors import file_error
 from vidstyle.files.apart import Target, check_apart, output_target, sequence_source
 from vidstyle.job.spec import read_record, recorded_settings
-from vidstyle.render import Progress, ShotSpan, default_job_dir, render
+from vidstyle.render import Progress, default_job_dir, render
+from vidstyle.shots import Shot, ShotsSettings
 from vidstyle.settings import RenderSettings
 
 
@@ -44,7 +45,7 @@ def render_baseline(
         raise file_error(output, "has no vidstyle render record (was it made by vidstyle render?); pass --baseline FILE")
     try:
         settings = [recorded_settings(s).independent() for s in rec["shots"]]
-        spans = [ShotSpan(k, int(a), int(b)) for k, (a, b) in enumerate(rec["spans"])]
+        spans = [(int(a), int(b)) for a, b in rec["spans"]]
         decode = rec["decode"]
     except (KeyError, TypeError, ValueError) as e:
         raise file_error(output, f"unreadable vidstyle render record ({e})") from None
@@ -54,22 +55,26 @@ def render_baseline(
     plan = _RecordedPlan(tuple(spans), tuple(settings))
     render(
         input, target, plan, job=default_job_dir(target), start=decode.get("start"), end=decode.get("end"),
-        stride=int(decode.get("stride", 1)), cuts=lambda _input, _frames: list(spans), device=device, progress=progress,
+        stride=int(decode.get("stride", 1)), cuts=[a for a, _ in spans], device=device, progress=progress,
     )  # fmt: skip
     return target
 
 
 @dataclasses.dataclass(frozen=True)
 class _RecordedPlan:
-    spans: tuple[ShotSpan, ...]
+    spans: tuple[tuple[int, int], ...]
     per_shot: tuple[RenderSettings, ...]
+    shots: ShotsSettings | None = None  # the recorded spans are passed as cuts
 
     @property
     def settings(self) -> RenderSettings:
         return self.per_shot[0]
 
-    def settings_for(self, shot: Any) -> RenderSettings:
-        for span, st in zip(self.spans, self.per_shot):
-            if span.start <= shot.start < span.end:
+    def settings_for(self, shot: Shot) -> RenderSettings:
+        for (start, end), st in zip(self.spans, self.per_shot):
+            if start <= shot.start < end:
                 return st
         return self.per_shot[0]
+
+    def warnings_for(self, shots: Sequence[Shot]) -> list[str]:
+        return []

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from vidstyle.errors import VidstyleError
+from vidstyle.files.patterns import is_pattern, is_sequence_output, pattern_regex
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +115,6 @@ def check_apart(targets: Iterable[Target | None], sources: Iterable[Source | Non
 
 def sequence_source(path: str | os.PathLike[str], what: str = "input") -> Source:
     """The :class:`Source` of a video input: a file, an image folder or a printf pattern's folder."""
-    from vidstyle.video.sequence import is_pattern
-
     p = Path(path)
     if is_pattern(p):
         return Source(what, p.parent if str(p.parent) else Path("."), folder=True)
@@ -124,11 +123,9 @@ def sequence_source(path: str | os.PathLike[str], what: str = "input") -> Source
 
 def output_target(path: str | os.PathLike[str], what: str = "output") -> Target:
     """The :class:`Target` of a video output: a file, an image folder, or the images a pattern names."""
-    from vidstyle.video.sequence import _pattern_regex, is_pattern, is_sequence_output
-
     p = Path(path)
     if is_pattern(p):
-        regex = _pattern_regex(p.name)
+        regex = pattern_regex(p.name)
         return Target(what, p.parent if str(p.parent) else Path("."), "shared",
                       lambda rel: len(rel.parts) == 1 and regex.match(rel.name) is not None)  # fmt: skip
     if is_sequence_output(p):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
-import fcntl
 import os
 from pathlib import Path
 from typing import Any
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.job.store import Job, JobDamaged
-from vidstyle.job.spec import recorded_settings
 from vidstyle.temporal.schedule import shot_schedule
 
 
@@ -65,40 +62,21 @@ class JobStatus:
         }  # fmt: skip
 
 
-def lock_holder(job: Job) -> str | None:
-    """Who holds the job's lock right now (None when no render is running)."""
-    path = job.root / "lock"
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as e:
-        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return path.read_text().strip() or "another process"
-        raise
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
 def job_status(path: str | os.PathLike[str]) -> JobStatus:
     """Read a job directory (without locking it) and summarise its progress."""
     job = Job(path)
     if not job.root.is_dir():
         raise file_error(job.root, "job directory not found")
     try:
-        config = job.read_config()
+        spec = job.read_spec()
     except JobDamaged as e:
         raise VidstyleError(f"{e}; run the render again to repair the job") from None
-    if config is None:
+    if spec is None:
         raise file_error(job.root, "not a vidstyle job (no job.json)")
     frames = job.read_frames()
-    spans = [tuple(s) for s in config.get("shots", [])]
+    spans = [tuple(s) for s in spec.shots]
     try:
-        settings = [recorded_settings(s) for s in config.get("settings", [])]
+        settings = spec.shot_settings()
     except (ValueError, TypeError, KeyError) as e:
         raise VidstyleError(f"{job.config_path}: unreadable shot settings ({e})") from None
     results = job.results()
@@ -119,4 +97,4 @@ def job_status(path: str | os.PathLike[str]) -> JobStatus:
             eta += (p.frames - p.done) * per
     finished = bool(passes) and all(p.complete for p in passes)
     return JobStatus(job.root, len(frames) if frames is not None else None, [(k, int(a), int(b)) for k, (a, b) in enumerate(spans)],
-                     passes, lock_holder(job), eta, finished)  # fmt: skip
+                     passes, job.lock_holder(), eta, finished)  # fmt: skip

@@ -24,129 +24,34 @@ import dataclasses
 import datetime as _dt
 import errno
 import fcntl
-import hashlib
-import io
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
+from pydantic import ValidationError
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.atomic import atomic_write_bytes, describe_os_error, fsync_dir, os_errors
-
-JOB_FORMAT = 1
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """Lossless PNG bytes of an H×W×3 uint8 image (fast compression: results are rewritten often)."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        return np.array(im.convert("RGB"))
-
-
-@dataclasses.dataclass(frozen=True)
-class FrameRecord:
-    """One decoded frame of the job (position = order in the processed sequence)."""
-
-    pos: int
-    index: int  # source frame index
-    pts: int | None
-    time: float
-    duration: int | None
-    sha: str
-
-
-@dataclasses.dataclass(frozen=True)
-class ResultRecord:
-    """A durable stylised result, as recorded in the manifest."""
-
-    shot: int
-    pass_: int
-    pos: int
-    sha: str
-    seconds: float
-    losses: dict[str, float]
-
-
-# -- what a job's files must look like ---------------------------------------------------------
-# A job is data we wrote but must not trust (a crash, a full disk or a person may have damaged
-# it): everything read back is validated with these models; what fails is redone.
-Sha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-NonNeg = Annotated[int, Field(ge=0, strict=True)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
-
-class JobConfigModel(BaseModel):
-    """job.json."""
-
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    format: int = Field(strict=True)
-    decode: dict[str, Any]
-    shots: list[tuple[NonNeg, NonNeg]]
-    settings: list[dict[str, Any]]
-    encode: dict[str, Any] = {}
-
-    @model_validator(mode="after")
-    def _consistent(self) -> JobConfigModel:
-        if len(self.shots) != len(self.settings):
-            raise ValueError(f"{len(self.shots)} shots but {len(self.settings)} shot settings")
-        for k, (a, b) in enumerate(self.shots):
-            if a >= b or (k and a != self.shots[k - 1][1]):
-                raise ValueError(f"shot {k} spans [{a}, {b}), which does not follow the shot before")
-        return self
-
-
-class FrameModel(_Strict):
-    """One entry of frames.json."""
-
-    pos: NonNeg
-    index: NonNeg
-    pts: int | None = Field(strict=True)
-    time: float
-    duration: int | None = Field(strict=True)
-    sha: Sha
-
-
-class ResultRow(_Strict):
-    """A ``result`` line of manifest.jsonl."""
-
-    type: Literal["result"]
-    shot: NonNeg
-    pass_: Annotated[int, Field(ge=1, strict=True, alias="pass")]
-    pos: NonNeg
-    sha: Sha
-    seconds: Annotated[float, Field(ge=0)] = 0.0
-    losses: dict[str, float] = {}
-
-
-class InvalidateRow(_Strict):
-    """An ``invalidate`` line of manifest.jsonl (a shot's settings changed)."""
-
-    type: Literal["invalidate"]
-    shots: list[NonNeg]
-    reason: str = ""
-
-
-_FRAMES = TypeAdapter(list[FrameModel])
-_ROW = TypeAdapter(Annotated[ResultRow | InvalidateRow, Field(discriminator="type")])
+from vidstyle.job.records import (
+    FRAMES,
+    FrameRecord,
+    InvalidateRow,
+    ResultRecord,
+    ResultRow,
+    decode_png,
+    encode_png,
+    first_problem,
+    parse_row,
+    result_row,
+    sha256,
+    short_error,
+)
+from vidstyle.job.spec import JOB_FORMAT, JobSpec
 
 
 class JobDamaged(VidstyleError):
@@ -231,9 +136,32 @@ class Job:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def lock_holder(self) -> str | None:
+        """Who holds the job's lock right now (``pid … on HOST since …``), or None when no
+        render is running. Takes a shared lock for a moment, never blocking a render."""
+        path = self.root / "lock"
+        if not path.is_file():
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return _read_text(path).strip() or "another process"
+            raise
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     # -- config and frames ----------------------------------------------------------
-    def read_config(self) -> dict[str, Any] | None:
-        """The stored job description, or None for a new job."""
+    def read_spec(self) -> JobSpec | None:
+        """The stored job spec (``job.json``), or None for a new job.
+
+        Raises JobDamaged for an unreadable or inconsistent file (the render starts the job
+        over), VidstyleError for a job format this version does not read.
+        """
         if not self.config_path.exists():
             return None
         try:
@@ -241,20 +169,26 @@ class Job:
         except PermissionError as e:
             raise file_error(self.config_path, f"cannot read ({describe_os_error(e)})") from None
         except (OSError, ValueError) as e:
-            raise JobDamaged(f"{self.config_path}: damaged ({_short_error(e)})") from None
+            raise JobDamaged(f"{self.config_path}: damaged ({short_error(e)})") from None
         if isinstance(data, dict) and isinstance(data.get("format"), int) and data["format"] != JOB_FORMAT:
             raise VidstyleError(f"{self.config_path}: job format {data['format']} is not supported here")
         try:
-            config = JobConfigModel.model_validate(data).model_dump()
+            return JobSpec.model_validate(data)
         except ValidationError as e:
-            raise JobDamaged(f"{self.config_path}: damaged ({_first_problem(e)})") from None
-        config["shots"] = [list(span) for span in config["shots"]]
-        return config
+            raise JobDamaged(f"{self.config_path}: damaged ({first_problem(e)})") from None
 
-    def write_config(self, config: dict[str, Any]) -> None:
+    def write_spec(self, spec: JobSpec) -> None:
+        """Store ``spec`` as ``job.json`` (atomically)."""
         with os_errors(self.root, "cannot create the job directory"):
             self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.config_path, json.dumps({"format": JOB_FORMAT, **config}, indent=1).encode())
+        atomic_write_bytes(self.config_path, spec.model_dump_json(indent=1).encode())
+
+    def reset(self) -> None:
+        """Forget the decoded frames, results and flow (the input or frame selection changed)."""
+        for name in ("content", "passes", "flow"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        for path in (self.frames_path, self.manifest_path):
+            path.unlink(missing_ok=True)
 
     def read_frames(self) -> list[FrameRecord] | None:
         """The decoded frame list, or None when decoding has not finished or the list is damaged
@@ -262,11 +196,11 @@ class Job:
         if not self.frames_path.exists():
             return None
         try:
-            rows = _FRAMES.validate_json(self.frames_path.read_bytes())
+            rows = FRAMES.validate_json(self.frames_path.read_bytes())
             if not rows or [r.pos for r in rows] != list(range(len(rows))):
                 raise ValueError("positions are not 0, 1, 2, …")
         except (OSError, ValueError) as e:
-            why = _first_problem(e) if isinstance(e, ValidationError) else _short_error(e)
+            why = first_problem(e) if isinstance(e, ValidationError) else short_error(e)
             self.repairs.append(f"{self.frames_path} was damaged ({why}); decoding the frames again")
             return None
         return [FrameRecord(**r.model_dump()) for r in rows]
@@ -309,7 +243,7 @@ class Job:
             path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
         rec = ResultRecord(shot, pass_, pos, sha256(data), round(seconds, 3), losses)
-        self._append({"type": "result", **_result_row(rec)})
+        self._append({"type": "result", **result_row(rec)})
         return rec
 
     def load_result(self, record: ResultRecord) -> np.ndarray:
@@ -408,11 +342,11 @@ class Job:
         for n, raw in enumerate(data.split(b"\n"), 1):
             if not raw.strip():
                 continue
-            parsed = _parse_row(raw)
+            parsed = parse_row(raw)
             if parsed is None:
                 # Two lines run together (one cut short, the next appended to it): keep the whole second one.
                 cut = raw.rfind(b'{"type"')
-                parsed = _parse_row(raw[cut:]) if cut > 0 else None
+                parsed = parse_row(raw[cut:]) if cut > 0 else None
                 damaged.append(n)
             if parsed is not None:
                 rows.append(parsed)
@@ -426,28 +360,6 @@ class Job:
         if sha256(data) != sha:
             raise VidstyleError(f"{path}: stored frame is damaged (checksum mismatch); run again to redo it")
         return decode_png(data)
-
-
-def _parse_row(raw: bytes) -> ResultRow | InvalidateRow | None:
-    try:
-        return _ROW.validate_json(raw)
-    except (ValidationError, ValueError):
-        return None
-
-
-def _first_problem(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where + ': ' if where else ''}{err.get('msg', 'invalid')}"
-
-
-def _short_error(e: Exception) -> str:
-    text = describe_os_error(e) if isinstance(e, OSError) else str(e)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _result_row(rec: ResultRecord) -> dict[str, Any]:
-    return {"shot": rec.shot, "pass": rec.pass_, "pos": rec.pos, "sha": rec.sha, "seconds": rec.seconds, "losses": rec.losses}
 
 
 def _read_text(path: Path) -> str:

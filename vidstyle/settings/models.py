@@ -35,16 +35,25 @@ class StyleSettings(_Model):
     content_weight: float = Field(5.0, ge=0, le=MAX_WEIGHT, description="weight of the content (relu4_2) loss")
     style_weight: float = Field(100.0, ge=0, le=MAX_WEIGHT, description="weight of the Gram style loss")
     tv_weight: float = Field(1e-3, ge=0, le=MAX_WEIGHT, description="weight of the total-variation smoothness loss")
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    content_layers: tuple[str, ...] = Field(("relu4_2",), description="VGG-19 layers whose features the result keeps from the frame")
+    style_layers: tuple[str, ...] = Field(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), description="VGG-19 layers whose Gram matrices carry the style"
+    )
     style_layer_weights: tuple[float, ...] | None = Field(None, description="per style layer; default all 1")
     style_blend: tuple[float, ...] | None = Field(None, description="per style image; default equal")
     style_scale: float = Field(1.0, gt=0, le=8, description="style image size relative to the frame")
-    preserve_colors: Literal["none", "luminance", "match"] = "none"
-    pooling: Literal["max", "avg"] = "max"
-    network: Literal["caffe", "torchvision"] = "caffe"
+    preserve_colors: Literal["none", "luminance", "match"] = Field(
+        "none", description="keep the frame's colours: none, luminance (restyle brightness only) or match (recolour the style)"
+    )
+    pooling: Literal["max", "avg"] = Field("max", description="pooling in the network: max (Gatys) or avg")
+    network: Literal["caffe", "torchvision"] = Field(
+        "caffe", description="caffe (original VGG-19 weights) or torchvision (needs style.weights)"
+    )
     weights: Path | None = Field(None, description="weights file (torchvision network; caffe overrides)")
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="network arithmetic: bf16 (losses still in fp32) or fp32; auto is bf16 where the GPU or CPU runs it natively",
+    )
 
     @field_validator("content_layers", "style_layers")
     @classmethod
@@ -81,7 +90,7 @@ class StyleSettings(_Model):
 class OptimSettings(_Model):
     """How hard to optimise: method, iteration budget, coarse-to-fine scales, start image."""
 
-    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="lbfgs (Ruder's settings: fixed step) or adam")
     iterations: int = Field(500, ge=1, description="iterations at the finest scale")
     coarse_iterations: int | None = Field(
         None, ge=1, description="iterations at each coarser scale (default: half of iterations)"
@@ -94,16 +103,13 @@ class OptimSettings(_Model):
     min_side: int = Field(128, ge=16, description="longest side of the coarsest scale")
     scale_factor: float = Field(SQRT2, gt=1, le=4, description="size ratio between scales")
     init: str = Field("content", description="content, noise, or an image file")
-    seed: int = 0
+    seed: int = Field(0, description="seed of the noise start; results are deterministic for a seed")
 
     def iterations_at(self, scale: int, n_scales: int) -> int:
         """Iteration budget of scale ``scale`` (0 = coarsest) of ``n_scales``."""
         if scale == n_scales - 1:
             return self.iterations
         return self.coarse_iterations if self.coarse_iterations is not None else max(1, self.iterations // 2)
-
-
-DEFAULT_IMAGE_SIZE = 512
 
 
 class TemporalSettings(_Model):
@@ -113,7 +119,7 @@ class TemporalSettings(_Model):
         1e4, ge=0, le=MAX_WEIGHT, description="weight of the short/long-term temporal loss (Ruder used 1e3; 1e4 flickers less, see README)"
     )
     long_term: tuple[int, ...] = Field(
-        (1,), description="earlier frames tied to each frame, e.g. (1,) short-term only, (1, 2, 4) long-term"
+        (1,), description="earlier frames tied to each frame: 1 (short-term only) or e.g. 1,2,4 (long-term)"
     )
     frame_iterations: int = Field(150, ge=1, description="iterations for each frame after a shot's first")
     frame_scales: int = Field(1, ge=1, le=12, description="coarse-to-fine scales for frames after the first")
@@ -163,7 +169,9 @@ class TemporalSettings(_Model):
 class FlowSettings(_Model):
     """Optical flow used for the temporal terms."""
 
-    backend: Literal["dis", "farneback", "raft"] = "dis"
+    backend: Literal["dis", "farneback", "raft"] = Field(
+        "dis", description="optical flow method: dis (OpenCV, CPU), farneback, or raft (needs flow.raft_weights)"
+    )
     preset: Literal["ultrafast", "fast", "medium"] = Field("medium", description="DIS preset")
     scale: float = Field(1.0, gt=0, le=1, description="estimate flow at this fraction of the frame size")
     raft_weights: Path | None = Field(None, description="local RAFT state dict (backend raft)")
@@ -179,13 +187,16 @@ class EncodeSettings(_Model):
     """How the stylised frames are written out (the source's timing and audio are always kept)."""
 
     codec: str | None = Field(None, description="h264 (default), h265, vp9, prores, ffv1")
-    crf: int | None = Field(None, ge=0, le=63)
+    crf: int | None = Field(
+        None, ge=0, le=63, description="constant rate factor: lower is better quality and bigger files (default: the codec's)"
+    )
     preset: str | None = Field(None, description="encoder speed preset, e.g. medium")
 
 
 class ComputeSettings(_Model):
     """How the work is run on this machine; never changes a result, so not part of a job's settings."""
 
+    device: str = Field("auto", description="cpu, cuda, cuda:N, or auto (CUDA where present)")
     threads: int | None = Field(
         None,
         ge=1,
@@ -195,22 +206,36 @@ class ComputeSettings(_Model):
     )
 
 
-class RenderSettings(_Model):
-    """Everything that decides what one shot's stylised frames look like."""
+class FrameSelection(_Model):
+    """Which frames of the input a render processes: a trim and a stride."""
 
-    size: int | None = Field(512, ge=16, le=MAX_SIDE, description="longest side of the stylised frames (None: source size)")
+    start: str | None = Field(None, description="start at this time (2.5, 1:02.5) or frame (120f)")
+    end: str | None = Field(None, description="stop before this time or frame")
+    stride: int = Field(1, ge=1, le=100000, description="keep every n-th frame")
+
+
+class ImageSettings(_Model):
+    """Everything that decides what one stylised image looks like."""
+
+    size: int | None = Field(512, ge=16, le=MAX_SIDE, description="longest side of the result in pixels (None: the content's size)")
     styles: tuple[Path, ...] = Field((), description="style images (paintings); blend weights in style.style_blend")
     style: StyleSettings = StyleSettings()
     optim: OptimSettings = OptimSettings()
-    temporal: TemporalSettings = TemporalSettings()
-    flow: FlowSettings = FlowSettings()
 
     @model_validator(mode="after")
-    def _blend_matches_styles(self) -> RenderSettings:
+    def _blend_matches_styles(self) -> ImageSettings:
         blend = self.style.style_blend
         if blend is not None and self.styles and len(blend) != len(self.styles):
             raise ValueError(f"style_blend has {len(blend)} weights for {len(self.styles)} style images")
         return self
+
+
+class RenderSettings(ImageSettings):
+    """Everything that decides what one shot's stylised frames look like: an image's settings
+    (``size`` is the frames' longest side) and the temporal terms with their flow."""
+
+    temporal: TemporalSettings = TemporalSettings()
+    flow: FlowSettings = FlowSettings()
 
     def independent(self) -> RenderSettings:
         """The per-frame baseline: every frame optimised alone, like the first frame of a shot."""

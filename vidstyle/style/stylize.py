@@ -22,7 +22,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.image.io import fit_longest, load_image, resize
 from vidstyle.style.losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
 from vidstyle.style.optimize import Callback, Iterate, minimize
-from vidstyle.settings import DEFAULT_IMAGE_SIZE, OptimSettings, StyleSettings
+from vidstyle.settings import ImageSettings, OptimSettings, StyleSettings
 from vidstyle.compute.threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
 from vidstyle.style.vgg import build_encoder, min_input_side
 
@@ -98,7 +98,7 @@ class Stylizer:
             raise VidstyleError("at least one style image is needed")
         blend = self.settings.style_blend or (1.0,) * len(styles)
         if len(blend) != len(styles):
-            raise VidstyleError(f"--style-blend has {len(blend)} weights for {len(styles)} style images")
+            raise VidstyleError(f"style.style_blend has {len(blend)} weights for {len(styles)} style images")
         total = sum(blend)
         self.blend = [b / total for b in blend]
         self.device = torch.device(device)
@@ -272,12 +272,12 @@ def optimize_image(
     return stylizer.finish(x, content255)
 
 
-# The setting behind each loss term, as the CLI option and the config key.
+# The setting behind each loss term (the CLI names its flag).
 LOSS_SETTINGS = {
-    "content": "--content-weight (style.content_weight)",
-    "style": "--style-weight (style.style_weight)",
-    "tv": "--tv-weight (style.tv_weight)",
-    "temporal": "--temporal-weight (temporal.temporal_weight)",
+    "content": "style.content_weight",
+    "style": "style.style_weight",
+    "tv": "style.tv_weight",
+    "temporal": "temporal.temporal_weight",
 }
 
 
@@ -322,7 +322,7 @@ class _FiniteGuard:
             hint = " or ".join(LOSS_SETTINGS[n] for n in terms)
             raise VidstyleError(f"{where}{what} became infinite or NaN during optimisation; lower {hint}")
         raise VidstyleError(f"{where}the optimisation diverged (the image became infinite or NaN); "
-                            "lower --learning-rate or use --optimizer lbfgs")
+                            "lower optim.learning_rate or use optim.optimizer lbfgs")
 
 
 def _adapting_threads(callback: Callback | None, pixels: int, every: int = 8) -> Callback:
@@ -341,10 +341,10 @@ def stylize_image(
     content: ImageLike,
     styles: Sequence[ImageLike],
     *,
-    size: int | None = DEFAULT_IMAGE_SIZE,
+    size: int | None = ImageSettings.model_fields["size"].default,
     style: StyleSettings | None = None,
     optim: OptimSettings | None = None,
-    device: str | torch.device = "auto",
+    device: str | torch.device | None = None,
     callback: Callback | None = None,
     threads: int | None = None,
 ) -> Tensor:
@@ -352,7 +352,8 @@ def stylize_image(
 
     ``size`` is the longest side of the result (None keeps the content's size). Images are
     file paths or RGB tensors (1, 3, H, W) in [0, 1]. ``threads`` is the compute-thread
-    budget (default: the one in force, see :mod:`vidstyle.compute.threads`).
+    budget (default: the one in force, see :mod:`vidstyle.compute.threads`); ``device`` is
+    cpu, cuda, cuda:N or auto (default: ``ComputeSettings.device``).
     """
     use_budget(threads)
     dev = resolve_device(device)

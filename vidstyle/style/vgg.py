@@ -246,7 +246,7 @@ def build_encoder(
         path = weights_path or default_torchvision_weights()
         if path is None:
             raise VidstyleError(
-                "--network torchvision needs a local weights file (vgg19-dcbb9e9d.pth); pass --weights PATH"
+                "style.network torchvision needs a local weights file (vgg19-dcbb9e9d.pth); set style.weights to its path"
             )
         weights = load_torchvision_weights(path)
     else:

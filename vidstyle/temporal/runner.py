@@ -11,7 +11,6 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from vidstyle.flow import ConsistencyParams, FlowPipeline
 from vidstyle.flow.pipeline import FrameFlows
 from vidstyle.flow.warp import flow_to_tensor, warp
 from vidstyle.image.io import from_uint8, to_uint8
+from vidstyle.job.events import FrameFinished
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.style.optimize import Iterate
 from vidstyle.temporal.schedule import Task, shot_schedule
@@ -38,18 +38,6 @@ from vidstyle.temporal.terms import (
     warp_previous,
     warped_start,
 )
-
-
-@dataclass
-class FrameFinished:
-    """Progress event: one task's frame is stored (or was already, ``skipped``)."""
-
-    shot: int
-    pass_: int
-    pos: int
-    seconds: float
-    losses: dict[str, float]
-    skipped: bool
 
 
 IterationCallback = Callable[[Iterate], None]

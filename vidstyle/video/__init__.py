@@ -26,7 +26,8 @@ from vidstyle.video.codecs import (
 from vidstyle.video.encode import VideoWriter, check_output, encode_like
 from vidstyle.video.info import AudioInfo, Frame, VideoInfo
 from vidstyle.video.reader import VideoReader
-from vidstyle.video.sequence import SequenceWriter, is_sequence_input, is_sequence_output
+from vidstyle.files.patterns import is_sequence_input, is_sequence_output
+from vidstyle.video.sequence import SequenceWriter
 from vidstyle.video.timeline import Position, Timeline, fit_size, parse_position
 
 __all__ = [

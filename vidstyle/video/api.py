@@ -11,7 +11,8 @@ from vidstyle.video.decode import FileReader
 from vidstyle.video.info import VideoInfo
 from vidstyle.video.reader import VideoReader
 from vidstyle.video.scan import scan_file
-from vidstyle.video.sequence import SequenceReader, is_sequence_input, scan_sequence
+from vidstyle.files.patterns import is_sequence_input
+from vidstyle.video.sequence import SequenceReader, scan_sequence
 from vidstyle.video.timeline import PositionLike
 
 

@@ -89,7 +89,7 @@ def encoder_options(spec: CodecSpec, crf: int | None, preset: str | None) -> dic
         raise VidstyleError(f"unknown preset {preset!r} (choose from {', '.join(X264_PRESETS)})")
     crf = spec.crf if crf is None else crf
     if crf is not None and not 0 <= crf <= spec.crf_max:
-        raise VidstyleError(f"--crf for {spec.name} must be between 0 and {spec.crf_max}, not {crf}")
+        raise VidstyleError(f"encode.crf for {spec.name} must be between 0 and {spec.crf_max}, not {crf}")
     preset = preset or DEFAULT_PRESET
     if spec.name == "h264":
         return {"crf": str(crf), "preset": preset}

@@ -32,7 +32,8 @@ from vidstyle.video.color import matrix
 from vidstyle.video.info import Frame, VideoInfo
 from vidstyle.video.metadata import container_tags, stream_tags
 from vidstyle.video.reader import VideoReader
-from vidstyle.video.sequence import SequenceWriter, check_sequence_output, is_sequence_output
+from vidstyle.files.patterns import is_sequence_output
+from vidstyle.video.sequence import SequenceWriter, check_sequence_output
 
 
 def output_format(path: Path) -> str:

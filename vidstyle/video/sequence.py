@@ -16,41 +16,18 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.atomic import fsync_dir, new_folder_mode, os_errors
+from vidstyle.files.patterns import is_pattern, pattern_regex
 from vidstyle.image.load import image_size, read_rgb8
 from vidstyle.video.codecs import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_PATTERN, IMAGE_SUFFIXES, JPEG_QUALITY
 from vidstyle.video.info import Frame, VideoInfo
 from vidstyle.video.reader import VideoReader
 from vidstyle.video.timeline import Timeline
 
-_PRINTF_RE = re.compile(r"%(0?)(\d*)d")
 _NUMBER_RE = re.compile(r"(\d+)")
-
-
-def is_pattern(path: str | os.PathLike[str]) -> bool:
-    """Whether the file name is a printf pattern such as ``%05d.png``."""
-    return _PRINTF_RE.search(Path(path).name) is not None
-
-
-def is_sequence_input(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names an image sequence (an existing folder or a printf pattern)."""
-    return Path(path).is_dir() or is_pattern(path)
-
-
-def is_sequence_output(path: str | os.PathLike[str]) -> bool:
-    """Whether writing to ``path`` means writing images: a folder (existing, or a name without a suffix) or a pattern."""
-    p = Path(path)
-    return p.is_dir() or is_pattern(p) or str(path).endswith(os.sep) or not p.suffix
 
 
 def _natural_key(path: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in _NUMBER_RE.split(path.name)]
-
-
-def _pattern_regex(name: str) -> re.Pattern[str]:
-    m = _PRINTF_RE.search(name)
-    assert m is not None
-    digits = r"\d{%s}" % m.group(2) if m.group(1) and m.group(2) else r"\d+"
-    return re.compile(re.escape(name[: m.start()]) + f"({digits})" + re.escape(name[m.end():]) + "$")
 
 
 def sequence_files(path: Path) -> list[Path]:
@@ -64,7 +41,7 @@ def sequence_files(path: Path) -> list[Path]:
     folder = path.parent
     if not folder.is_dir():
         raise file_error(path, f"folder {folder} does not exist")
-    regex = _pattern_regex(path.name)
+    regex = pattern_regex(path.name)
     numbered = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name)))
     if not numbered:
         raise file_error(path, "no image matches this pattern")
