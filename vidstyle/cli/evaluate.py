@@ -3,7 +3,7 @@
 The flow is computed once on INPUT (at OUTPUT's size) and applied to OUTPUT, to INPUT
 itself (the floor: what real motion, lighting and flow errors alone give) and, with
 ``--baseline FILE`` or ``--make-baseline``, to a per-frame independent stylisation (the
-flicker that the temporal terms should remove). See :mod:`vidstyle.evaluate.metrics` for the exact
+flicker that the temporal terms should remove). See :mod:`vidstyle.evaluate.warping` for the exact
 definition.
 """
 
@@ -36,7 +36,9 @@ from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.evaluate.baseline import render_baseline
 from vidstyle.evaluate.chart import line_chart
-from vidstyle.evaluate.metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
+from vidstyle.evaluate.metrics import evaluate_files
+from vidstyle.evaluate.report import REFERENCE, WarpingReport
+from vidstyle.evaluate.warping import METRIC_NAME
 from vidstyle.files.apart import (
     Source,
     Target,
