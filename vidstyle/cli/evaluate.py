@@ -32,6 +32,7 @@ from rich.table import Table
 from vidstyle.cli.app import app
 from vidstyle.cli.common import default, is_interactive, stderr_console
 from vidstyle.cli.flow import FLOW_FLAGS, settings_as_flags
+from vidstyle.cli.progress import RichReporter, Silent
 from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.evaluate.baseline import render_baseline
@@ -55,9 +56,12 @@ from vidstyle.video import is_sequence_input
 ROW_ORDER = ("output", "baseline", REFERENCE)
 
 
-def make_baseline(input_path: Path, output_path: Path) -> Path:
-    """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT."""
-    return render_baseline(input_path, output_path)
+def make_baseline(input_path: Path, output_path: Path, *, device: str = "auto", quiet: bool = False) -> Path:
+    """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT on
+    ``device``, its progress shown on stderr as ``vidstyle render`` shows it (unless ``quiet``)."""
+    console = stderr_console(quiet)
+    with Silent() if console.quiet else RichReporter(console) as reporter:
+        return render_baseline(input_path, output_path, device=device, progress=reporter)
 
 
 def default_plot_path(output: Path) -> Path:
@@ -231,10 +235,11 @@ def eval_command(
     settings = FlowSettings.model_construct(backend=backend, preset=preset, scale=scale, raft_weights=raft_weights)
     flow_backend = backend_from_settings(settings, refine=refine, device=device)
 
+    show_progress = not quiet and is_interactive()
     if make_baseline_:
-        baseline = make_baseline(input, output)
+        baseline = make_baseline(input, output, device=device, quiet=not show_progress)
 
-    errors = stderr_console(quiet or not is_interactive())
+    errors = stderr_console(not show_progress)
     progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=errors, disable=errors.quiet)
     with progress:
