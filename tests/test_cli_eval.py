@@ -11,7 +11,6 @@ from PIL import Image
 from vidstyle.video import VideoWriter, open_video
 
 
-
 @pytest.fixture(scope="module")
 def clips(sample_clip, tmp_path_factory):
     """Eight frames of a real clip at 96 px: clean and with per-frame brightness flicker."""
@@ -96,15 +95,32 @@ def test_make_baseline_renders_the_baseline(cli, clips, tmp_path, monkeypatch):
     src, d = clips
     calls = []
 
-    def render_baseline(input_path, output_path):
-        calls.append((input_path, output_path))
+    def render_baseline(input_path, output_path, *, device, progress):
+        calls.append((input_path, output_path, device, type(progress).__name__))
         return d / "clean.mp4"
 
     monkeypatch.setattr("vidstyle.cli.evaluate.render_baseline", render_baseline)
-    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot", "-q")
+    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot",
+                         "--device", "cpu", "-q")
     assert code == 0, err
-    assert calls == [(src, d / "flicker.mp4")]
+    # The user's --device, and a progress display (none with -q) as `vidstyle render` shows it.
+    assert calls == [(src, d / "flicker.mp4", "cpu", "Silent")]
     assert json.loads(out)["series"]["baseline"]["file"] == str(d / "clean.mp4")
+
+
+def test_make_baseline_shows_render_progress(monkeypatch, tmp_path):
+    import vidstyle.cli.evaluate as ev
+    from vidstyle.cli.progress import RichReporter
+
+    seen = []
+
+    def render_baseline(input_path, output_path, *, device, progress):
+        seen.append((device, progress))
+        return tmp_path / "b.mp4"
+
+    monkeypatch.setattr(ev, "render_baseline", render_baseline)
+    assert ev.make_baseline(tmp_path / "in.mp4", tmp_path / "out.mp4", device="cuda") == tmp_path / "b.mp4"
+    assert seen[0][0] == "cuda" and isinstance(seen[0][1], RichReporter)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from vidstyle.evaluate.fidelity import FeatureMeter, flow_magnitude, tof, unit_normalize
-from vidstyle.flow import make_backend
 from vidstyle.evaluate.metrics import EvalFrame, warping_errors
+from vidstyle.flow import make_backend
 
 H, W = 48, 64
 

@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from vidstyle.errors import VidstyleError
-from vidstyle.flow.backends import DISFlow, FarnebackFlow, RAFTFlow, make_backend
+from vidstyle.flow.backends import (
+    DISFlow,
+    FarnebackFlow,
+    RAFTFlow,
+    backend_from_settings,
+    backend_options,
+    make_backend,
+)
+from vidstyle.flow.consistency import ConsistencyParams, consistency_params
 from vidstyle.flow.evaluate import endpoint_error, ground_truth_pairs
 
 # DIS (medium preset, OpenCV's 5 variational-refinement iterations) measured 0.225 px on
@@ -86,8 +94,9 @@ def test_identity_changes_with_options():
 
 
 def test_raft_needs_local_weights(tmp_path):
-    with pytest.raises(VidstyleError, match="nothing is downloaded"):
+    with pytest.raises(VidstyleError, match="nothing is downloaded") as e:
         make_backend("raft")
+    assert "flow.raft_weights" in str(e.value) and "--" not in str(e.value)  # the setting, not a flag
     with pytest.raises(VidstyleError, match="not found"):
         RAFTFlow(tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
@@ -125,3 +134,45 @@ def test_raft_on_cuda_with_real_weights(media, tmp_path):
     a, b = pair.frames()
     flow = RAFTFlow(weights, device="cuda").compute(a, b)
     assert endpoint_error(flow, pair.gt_flow(), pair.valid()) < DIS_RUBBERWHALE_EPE_MAX
+
+
+def test_defaults_come_from_the_settings():
+    """FlowSettings holds the one copy of each flow default; the backends read it."""
+    from vidstyle.settings import FlowSettings
+
+    s = FlowSettings()
+    assert make_backend().identity() == DISFlow().identity() == backend_from_settings(s).identity()
+    assert DISFlow().preset == s.preset and DISFlow().scale == FarnebackFlow().scale == s.scale
+    assert make_backend().name == s.backend
+
+
+def test_backend_options_from_settings(tmp_path):
+    from vidstyle.settings import FlowSettings
+
+    weights = tmp_path / "w.pth"
+    s = FlowSettings(preset="fast", scale=0.5, raft_weights=weights)
+    assert backend_options(s) == {"preset": "fast", "scale": 0.5}
+    assert backend_options(s, refine=3, device="cpu") == {"preset": "fast", "scale": 0.5, "refine": 3}
+    far = s.model_copy(update={"backend": "farneback"})
+    assert backend_options(far, refine=3, device="cpu") == {"scale": 0.5}
+    raft = s.model_copy(update={"backend": "raft"})
+    assert backend_options(raft, refine=None, device="cpu", download=False) == {
+        "weights_path": weights, "scale": 0.5, "device": "cpu", "download": False,
+    }
+    with pytest.raises(TypeError, match="unknown flow backend options: wieghts"):
+        backend_options(s, wieghts=1)
+    # What the user typed, unvalidated: the backend's own messages.
+    with pytest.raises(VidstyleError, match="flow backend 'pwc'"):
+        backend_from_settings(FlowSettings.model_construct(backend="pwc"))
+    with pytest.raises(VidstyleError, match="DIS preset 'slow'"):
+        backend_from_settings(FlowSettings.model_construct(backend="DIS", preset="slow"))
+    got = backend_from_settings(FlowSettings.model_construct(backend="dis", preset="fast", scale=0.5), refine=2)
+    assert got.identity() == DISFlow("fast", 0.5, 2).identity()
+
+
+def test_consistency_params_from_settings():
+    from vidstyle.settings import FlowSettings
+
+    assert consistency_params(FlowSettings(motion_boundaries=True)) == ConsistencyParams()
+    off = consistency_params(FlowSettings())
+    assert off.mb_abs == float("inf") and off.fb_abs == ConsistencyParams().fb_abs

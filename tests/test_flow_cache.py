@@ -12,9 +12,13 @@ import pytest
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.backends import DISFlow
 from vidstyle.flow.cache import FlowCache, PairEntry, decode_entry, encode_entry
-from vidstyle.flow.consistency import ConsistencyParams, consistency_weights, long_term_weights
+from vidstyle.flow.consistency import (
+    ConsistencyParams,
+    consistency_weights,
+    long_term_weights,
+)
 from vidstyle.flow.evaluate import load_rgb
-from vidstyle.flow.pipeline import FlowPipeline, compute_entry
+from vidstyle.flow.pipeline import FlowPipeline, cached_entry, compute_entry
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +217,36 @@ def test_worker_errors_reach_the_caller(tmp_path):
     with FlowPipeline(tmp_path, workers=1) as fp:
         with pytest.raises(VidstyleError, match="too small"):
             list(fp.iterate(tiny))
+
+
+def test_cached_entry_loads_else_computes_and_stores(tmp_path, frames, monkeypatch):
+    """The one "load else compute" that the pipeline and vidstyle eval share."""
+    (lo, a), (hi, b) = frames[0], frames[1]
+    params = ConsistencyParams()
+    cache = FlowCache(tmp_path, DISFlow().identity(), params)
+    first = cached_entry(DISFlow(), params, cache, lo, hi, a, b)
+    assert cache.path(lo, hi, (a.shape[1], a.shape[0])).is_file()
+    monkeypatch.setattr(DISFlow, "compute", lambda self, x, y: pytest.fail("recomputed a cached pair"))
+    again = cached_entry(DISFlow(), params, cache, lo, hi, a, b)
+    np.testing.assert_array_equal(again.flow_fwd, first.flow_fwd)
+    monkeypatch.undo()
+    alone = cached_entry(DISFlow(), params, None, lo, hi, a, b)  # no cache: computed, nothing stored
+    np.testing.assert_array_equal(alone.weights_lo, first.weights_lo)
+
+
+def test_a_dead_worker_names_the_setting(tmp_path, frames, monkeypatch):
+    """Library errors name the setting (flow.workers); each command maps it to its flag."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Dead:
+        def result(self):
+            raise BrokenProcessPool("a child process terminated abruptly")
+
+        def cancel(self):
+            return False
+
+    with FlowPipeline(tmp_path, workers=0) as fp:
+        monkeypatch.setattr(fp, "_submit", lambda *args: Dead())
+        with pytest.raises(VidstyleError, match=r"try fewer flow\.workers$") as e:
+            list(fp.iterate(frames[:2]))
+    assert "--" not in str(e.value)

@@ -90,3 +90,19 @@ def test_flow_command_not_a_video(cli, tmp_path):
     bad.write_bytes(b"not a video at all")
     code, _, err = cli("flow", bad, "-o", tmp_path / "o", "-q")
     assert code == 2 and "bad.mp4" in err and len(err.strip().splitlines()) == 1
+
+
+def test_flow_command_names_its_flags_for_library_settings(cli, media, tmp_path, monkeypatch):
+    """The library names settings (flow.workers); ``vidstyle flow`` says its own flag."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.flow.pipeline import FlowPipeline
+
+    def dead(self, frames):
+        raise VidstyleError("a flow worker process died (out of memory?); try fewer flow.workers")
+        yield
+
+    monkeypatch.setattr(FlowPipeline, "iterate", dead)
+    code, out, err = cli("flow", media / CLIP, "-o", tmp_path / "o", "--end", "3f", "-q")
+    assert code == 2 and out == ""
+    assert err.strip().endswith("try fewer --workers") and "flow.workers" not in err, err
+    assert not (tmp_path / "o").exists()  # nothing stored: the folder is removed again

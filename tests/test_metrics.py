@@ -1,4 +1,4 @@
-"""The warping error (vidstyle.evaluate.metrics): exact cases on a real image, the one-pass stream,
+"""The warping error (vidstyle.evaluate.warping, .metrics): exact cases on a real image, the one-pass stream,
 and real clips with and without flicker."""
 
 from __future__ import annotations
@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidstyle.evaluate.chart import line_chart, nice_ticks
 from vidstyle.errors import VidstyleError
-from vidstyle.flow import make_backend
+from vidstyle.evaluate.chart import line_chart, nice_ticks
 from vidstyle.evaluate.metrics import (
     EvalFrame,
     FrameCountMismatch,
     evaluate_files,
-    pair_warping_error,
     resized_frames,
-    valid_mask,
-    warping_error,
     warping_errors,
 )
+from vidstyle.evaluate.warping import pair_warping_error, valid_mask, warping_error
+from vidstyle.flow import make_backend
 from vidstyle.video import VideoWriter, open_video
 
 H, W = 64, 96

@@ -15,6 +15,11 @@ from vidstyle.style.optimize import Iterate
 M = TypeVar("M", bound=BaseModel)
 
 
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of a settings field, so a command shows and uses the one definition."""
+    return model.model_fields[name].default
+
+
 def stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, highlight=False)
 

@@ -3,7 +3,7 @@
 The flow is computed once on INPUT (at OUTPUT's size) and applied to OUTPUT, to INPUT
 itself (the floor: what real motion, lighting and flow errors alone give) and, with
 ``--baseline FILE`` or ``--make-baseline``, to a per-frame independent stylisation (the
-flicker that the temporal terms should remove). See :mod:`vidstyle.evaluate.metrics` for the exact
+flicker that the temporal terms should remove). See :mod:`vidstyle.evaluate.warping` for the exact
 definition.
 """
 
@@ -13,34 +13,55 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from PIL import Image
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from vidstyle.evaluate.chart import line_chart
+from vidstyle.cli.app import app
+from vidstyle.cli.common import default, is_interactive, stderr_console
+from vidstyle.cli.flow import FLOW_FLAGS, settings_as_flags
+from vidstyle.cli.progress import RichReporter, Silent
 from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError, file_error
-from vidstyle.flow.backends import DEFAULT_BACKEND, DEFAULT_DIS_PRESET, make_backend
-from vidstyle.files.atomic import atomic_path, check_writable
-from vidstyle.files.apart import Source, Target, check_apart, names_under, sequence_source
-from vidstyle.evaluate.metrics import METRIC_NAME, REFERENCE, WarpingReport, evaluate_files
-from vidstyle.video import is_sequence_input
-from vidstyle.cli.app import app
 from vidstyle.evaluate.baseline import render_baseline
-from vidstyle.cli.common import is_interactive, stderr_console
-from vidstyle.cli.flow import source_id
+from vidstyle.evaluate.chart import line_chart
+from vidstyle.evaluate.metrics import evaluate_files
+from vidstyle.evaluate.report import REFERENCE, WarpingReport
+from vidstyle.evaluate.warping import METRIC_NAME
+from vidstyle.files.apart import (
+    Source,
+    Target,
+    check_apart,
+    names_under,
+    sequence_source,
+)
+from vidstyle.files.atomic import atomic_path, check_writable
+from vidstyle.files.identity import source_id
+from vidstyle.flow.backends import backend_from_settings
+from vidstyle.settings import FlowSettings
+from vidstyle.video import is_sequence_input
 
 ROW_ORDER = ("output", "baseline", REFERENCE)
 
 
-def make_baseline(input_path: Path, output_path: Path) -> Path:
-    """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT."""
-    return render_baseline(input_path, output_path)
+def make_baseline(input_path: Path, output_path: Path, *, device: str = "auto", quiet: bool = False) -> Path:
+    """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT on
+    ``device``, its progress shown on stderr as ``vidstyle render`` shows it (unless ``quiet``)."""
+    console = stderr_console(quiet)
+    with Silent() if console.quiet else RichReporter(console) as reporter:
+        return render_baseline(input_path, output_path, device=device, progress=reporter)
 
 
 def default_plot_path(output: Path) -> Path:
@@ -122,12 +143,13 @@ def print_table(report: WarpingReport, console: Console) -> None:
         for col in ("video", "tOF", "content", "first", "last", "perceptual"):
             fid.add_column(col, justify="left" if col == "video" else "right")
         for name in ROW_ORDER:
-            s = report.series.get(name)
-            if s is None or s.content is None:
+            row = report.series.get(name)
+            if row is None or row.content is None:
                 continue
-            tof = s.tof[np.isfinite(s.tof)].mean() if s.tof is not None and s.tof.size else math.nan
-            per = s.perceptual.mean() if s.perceptual is not None and s.perceptual.size else math.nan
-            fid.add_row(name, _fmt3(tof), _fmt3(s.content.mean()), _fmt3(s.content[0]), _fmt3(s.content[-1]), _fmt3(per))
+            tof = row.tof[np.isfinite(row.tof)].mean() if row.tof is not None and row.tof.size else math.nan
+            per = row.perceptual.mean() if row.perceptual is not None and row.perceptual.size else math.nan
+            c = row.content
+            fid.add_row(name, _fmt3(tof), _fmt3(c.mean()), _fmt3(c[0]), _fmt3(c[-1]), _fmt3(per))
         fid.add_row("frozen video", _fmt3(float(report.flow_magnitude.mean())), "", "", "", "")
         console.print(fid)
     flow = report.flow
@@ -141,6 +163,7 @@ def print_table(report: WarpingReport, console: Console) -> None:
 
 
 @app.command("eval")
+@settings_as_flags(FLOW_FLAGS)
 def eval_command(
     input: Annotated[Path, typer.Argument(help="The source video (flow is computed on it).", show_default=False)],
     output: Annotated[Path, typer.Argument(help="The stylised video to judge.", show_default=False)],
@@ -160,10 +183,12 @@ def eval_command(
     end: Annotated[str | None, typer.Option(help="End of that INPUT range (exclusive), same forms.")] = None,
     stride: Annotated[int, typer.Option(help="INPUT stride OUTPUT was rendered with.")] = 1,
     frames: Annotated[int | None, typer.Option(help="Evaluate only the first N aligned frames.")] = None,
-    backend: Annotated[str, typer.Option(help="Flow backend: dis, farneback or raft.")] = DEFAULT_BACKEND,
-    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = DEFAULT_DIS_PRESET,
+    backend: Annotated[str, typer.Option(help="Flow backend: dis, farneback or raft.")] = default(FlowSettings, "backend"),
+    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(FlowSettings, "preset"),
     refine: Annotated[int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")] = None,
-    scale: Annotated[float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")
+    ] = default(FlowSettings, "scale"),
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto: RAFT and the VGG-19 of the fidelity measures.")] = "auto",
     fidelity: Annotated[
@@ -206,18 +231,15 @@ def eval_command(
          sequence_source(baseline, "baseline") if baseline else None,
          Source("RAFT weights", raft_weights) if raft_weights else None],
     )  # fmt: skip
-    options: dict[str, Any] = {"scale": scale}
-    kind = backend.strip().lower()
-    if kind == "dis":
-        options.update(preset=preset, refine=refine)
-    elif kind == "raft":
-        options.update(weights_path=raft_weights, device=device)
-    flow_backend = make_backend(backend, **options)
+    # Unvalidated: the backend checks the values, with the messages this command has always given.
+    settings = FlowSettings.model_construct(backend=backend, preset=preset, scale=scale, raft_weights=raft_weights)
+    flow_backend = backend_from_settings(settings, refine=refine, device=device)
 
+    show_progress = not quiet and is_interactive()
     if make_baseline_:
-        baseline = make_baseline(input, output)
+        baseline = make_baseline(input, output, device=device, quiet=not show_progress)
 
-    errors = stderr_console(quiet or not is_interactive())
+    errors = stderr_console(not show_progress)
     progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=errors, disable=errors.quiet)
     with progress:

@@ -2,30 +2,73 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from vidstyle.cli.app import app
+from vidstyle.cli.common import default, stderr_console
+from vidstyle.compute.threads import flow_only_plan
 from vidstyle.errors import VidstyleError, file_error
-from vidstyle.flow.backends import MIN_SIDE, DEFAULT_BACKEND, DEFAULT_DIS_PRESET, DEFAULT_RAFT_ITERS, DEFAULT_RAFT_MODEL, make_backend
+from vidstyle.files.apart import (
+    Source,
+    Target,
+    check_apart,
+    names_under,
+    sequence_source,
+)
+from vidstyle.files.atomic import atomic_write_bytes, os_errors
+from vidstyle.files.identity import source_id
+from vidstyle.flow.backends import (
+    DEFAULT_RAFT_ITERS,
+    DEFAULT_RAFT_MODEL,
+    MIN_SIDE,
+    backend_from_settings,
+)
 from vidstyle.flow.cache import FlowCache
 from vidstyle.flow.pipeline import FlowPipeline
 from vidstyle.flow.viz import flow_to_rgb, save_png, weights_to_gray
-from vidstyle.files.atomic import atomic_write_bytes, os_errors
-from vidstyle.files.apart import Source, Target, check_apart, names_under, sequence_source
-from vidstyle.compute.threads import flow_only_plan
+from vidstyle.settings import FlowSettings
 from vidstyle.video import open_video
-from vidstyle.cli.app import app
-from vidstyle.cli.common import stderr_console
+
+# Setting names that library errors give → the flags of ``vidstyle flow`` (and ``eval``).
+FLOW_FLAGS: dict[str, str] = {
+    "flow.workers": "--workers",
+    "flow.raft_weights": "--raft-weights PATH",
+    "download=True": "--raft-download",
+}
+
+
+@contextlib.contextmanager
+def settings_as_flags(flags: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise a :class:`VidstyleError` with the setting names it gives replaced by ``flags``
+    (the library names settings; the user typed flags). Usable as a decorator."""
+    try:
+        yield
+    except VidstyleError as e:
+        if e.args and isinstance(e.args[0], str):
+            text = e.args[0]
+            for name, flag in flags.items():
+                text = text.replace(name, flag)
+            e.args = (text, *e.args[1:])
+        raise
 
 
 def parse_offsets(text: str | None) -> tuple[int, ...]:
@@ -40,16 +83,6 @@ def parse_offsets(text: str | None) -> tuple[int, ...]:
             raise VidstyleError(f"--long-term: frame distances must be 1 or more, got {text!r}")
         offsets.update(values)
     return tuple(sorted(offsets))
-
-
-def source_id(path: Path) -> str:
-    """Identifies the input for the cache: path, size and modification time of a file."""
-    p = path.resolve()
-    try:
-        st = p.stat()
-    except OSError:
-        return str(p)
-    return f"{p}:{st.st_size}:{st.st_mtime_ns}" if p.is_file() else str(p)
 
 
 def _pictures(cache: FlowCache, lo: int, hi: int, size: tuple[int, int], folder: Path) -> list[str]:
@@ -89,15 +122,18 @@ def _no_empty_output(command: Callable[..., None]) -> Callable[..., None]:
 
 @app.command("flow")
 @_no_empty_output
+@settings_as_flags(FLOW_FLAGS)
 def flow_command(
     video: Annotated[Path, typer.Argument(help="Input video file or image sequence.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
-    backend: Annotated[str, typer.Option(help="dis, farneback or raft.")] = DEFAULT_BACKEND,
-    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = DEFAULT_DIS_PRESET,
+    backend: Annotated[str, typer.Option(help="dis, farneback or raft.")] = default(FlowSettings, "backend"),
+    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(FlowSettings, "preset"),
     refine: Annotated[
         int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")
     ] = None,
-    scale: Annotated[float, typer.Option(help="Estimate flow at this fraction of the frame size (faster), 0-1.")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(help="Estimate flow at this fraction of the frame size (faster), 0-1.")
+    ] = default(FlowSettings, "scale"),
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
     raft_model: Annotated[str, typer.Option(help="raft_large or raft_small.")] = DEFAULT_RAFT_MODEL,
     raft_iters: Annotated[int, typer.Option(help="RAFT refinement iterations.")] = DEFAULT_RAFT_ITERS,
@@ -135,14 +171,11 @@ def flow_command(
         [Target("output folder", output, "shared", names_under("flow.json", "pictures", re.compile(r".+-[0-9a-f]{16}")))],
         [sequence_source(video), Source("RAFT weights", raft_weights) if raft_weights else None],
     )
-    options: dict[str, Any] = {"scale": scale}
-    if backend.strip().lower() == "dis":
-        options.update(preset=preset, refine=refine)
-    elif backend.strip().lower() == "raft":
-        options.update(
-            weights_path=raft_weights, model=raft_model, iters=raft_iters, device=device, download=raft_download
-        )
-    flow_backend = make_backend(backend, **options)
+    # Unvalidated: the backend checks the values, with the messages this command has always given.
+    settings = FlowSettings.model_construct(backend=backend, preset=preset, scale=scale, raft_weights=raft_weights)
+    flow_backend = backend_from_settings(
+        settings, refine=refine, model=raft_model, iters=raft_iters, device=device, download=raft_download
+    )
     # Flow alone: the workers share every core (RAFT: one worker holds the network).
     split = flow_only_plan(workers=workers if workers is not None or flow_backend.name != "raft" else 1)
     console = stderr_console(quiet)

@@ -1,4 +1,8 @@
-"""What a file is, for caches and jobs: a checksum of its bytes, or its path, size and time."""
+"""What identifies an input file: its content (a hash) or, cheaply, its path, size and mtime.
+
+A render's job and the flow cache key their work on these, so that a changed input is
+noticed and an unchanged one is reused.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,37 @@ from typing import Any
 
 from vidstyle.files.patterns import is_pattern
 
+_BLOCK = 1 << 20
+
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, as hex (read in 1 MiB blocks)."""
+    """SHA-256 of the file's content, as hex (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(_BLOCK), b""):
             h.update(block)
     return h.hexdigest()
 
 
 def input_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """An input as a job remembers it: resolved path, size and modification time (cheap to
-    check on every resume; an image pattern is identified by its folder, which changes with
-    its files)."""
-    path = Path(path)
-    st = (path.parent if is_pattern(path) else path).stat()
-    return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """Resolved path, size and modification time of an input (file, folder or frame pattern).
+
+    For a printf pattern (``frames/%05d.png``) the folder is looked at: it changes with its
+    files. Raises OSError when there is nothing at ``path``.
+    """
+    p = Path(path)
+    st = (p.parent if is_pattern(p) else p).stat()
+    return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def source_id(path: str | os.PathLike[str]) -> str:
+    """A one-line :func:`input_identity` (``PATH:BYTES:MTIME_NS``) for a file; for a folder,
+    a pattern or nothing at ``path``, the resolved path alone. The flow cache keys on it."""
+    p = Path(path)
+    if not p.is_file():
+        return str(p.resolve())
+    try:
+        ident = input_identity(p)
+    except OSError:
+        return str(p.resolve())
+    return f"{ident['path']}:{ident['bytes']}:{ident['mtime_ns']}"

@@ -12,17 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from vidstyle.flow.backends import (
-    DEFAULT_BACKEND,
-    DEFAULT_DIS_PRESET,
     DISFlow,
     FarnebackFlow,
     FlowBackend,
     RAFTFlow,
+    backend_from_settings,
+    backend_options,
     make_backend,
 )
 from vidstyle.flow.cache import FlowCache, PairEntry
 from vidstyle.flow.consistency import (
     ConsistencyParams,
+    consistency_params,
     consistency_weights,
     disocclusion_mask,
     long_term_weights,
@@ -36,8 +37,6 @@ from vidstyle.flow.pipeline import FlowPipeline, FrameFlows, Link
 _LAZY = {"warp": ".warp", "flow_to_tensor": ".warp"}
 
 __all__ = [
-    "DEFAULT_BACKEND",
-    "DEFAULT_DIS_PRESET",
     "ConsistencyParams",
     "DISFlow",
     "FarnebackFlow",
@@ -48,6 +47,9 @@ __all__ = [
     "Link",
     "PairEntry",
     "RAFTFlow",
+    "backend_from_settings",
+    "backend_options",
+    "consistency_params",
     "consistency_weights",
     "disocclusion_mask",
     "flow_to_tensor",

@@ -10,7 +10,6 @@ built on first use and never pickled.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -19,15 +18,20 @@ import cv2
 import numpy as np
 
 from vidstyle.errors import VidstyleError, file_error
+from vidstyle.settings.models import FlowSettings
 
-DEFAULT_BACKEND = "dis"
+
+def setting_default(name: str) -> Any:
+    """The default of a :class:`~vidstyle.settings.FlowSettings` field (defined there, once)."""
+    return FlowSettings.model_fields[name].default
+
+
 DIS_PRESETS: dict[str, int] = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
-DEFAULT_DIS_PRESET = "medium"
-DEFAULT_SCALE = 1.0
+# Options that the settings do not hold (only ``vidstyle flow``/``eval`` and Python callers set them).
 RAFT_MODELS = ("raft_large", "raft_small")
 DEFAULT_RAFT_MODEL = "raft_large"
 DEFAULT_RAFT_ITERS = 12
@@ -50,11 +54,6 @@ class FlowBackend(Protocol):
     def identity(self) -> dict[str, Any]:
         """Name and every option that changes the result (not the device): the cache identity."""
         ...
-
-
-def identity_string(backend: FlowBackend) -> str:
-    """Canonical JSON of everything that changes the flow ``backend`` produces (cache identity)."""
-    return json.dumps(backend.identity(), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
@@ -106,7 +105,9 @@ class DISFlow:
 
     name: ClassVar[str] = "dis"
 
-    def __init__(self, preset: str = DEFAULT_DIS_PRESET, scale: float = DEFAULT_SCALE, refine: int | None = None) -> None:
+    def __init__(
+        self, preset: str = setting_default("preset"), scale: float = setting_default("scale"), refine: int | None = None
+    ) -> None:
         if preset not in DIS_PRESETS:
             raise VidstyleError(f"DIS preset {preset!r}: expected one of {', '.join(DIS_PRESETS)}")
         if refine is not None and not 0 <= int(refine) <= 100:
@@ -144,7 +145,7 @@ class FarnebackFlow:
 
     def __init__(
         self,
-        scale: float = DEFAULT_SCALE,
+        scale: float = setting_default("scale"),
         levels: int = 5,
         winsize: int = 15,
         iterations: int = 3,
@@ -194,15 +195,15 @@ class RAFTFlow:
         device: str = "auto",
         model: str = DEFAULT_RAFT_MODEL,
         iters: int = DEFAULT_RAFT_ITERS,
-        scale: float = DEFAULT_SCALE,
+        scale: float = setting_default("scale"),
         download: bool = False,
     ) -> None:
         if model not in RAFT_MODELS:
             raise VidstyleError(f"RAFT model {model!r}: expected one of {', '.join(RAFT_MODELS)}")
         if weights_path is None and not download:
             raise VidstyleError(
-                "RAFT needs a local weights file (--raft-weights PATH); "
-                "nothing is downloaded unless you ask for it (--raft-download)"
+                "RAFT needs a local weights file (flow.raft_weights); "
+                "nothing is downloaded unless you ask for it (download=True)"
             )
         self.weights_path = None if weights_path is None else Path(weights_path)
         if self.weights_path is not None and not self.weights_path.is_file():
@@ -291,7 +292,7 @@ def _file_digest(path: Path) -> str:
 BACKENDS: dict[str, type] = {"dis": DISFlow, "farneback": FarnebackFlow, "raft": RAFTFlow}
 
 
-def make_backend(name: str = DEFAULT_BACKEND, **options: Any) -> FlowBackend:
+def make_backend(name: str = setting_default("backend"), **options: Any) -> FlowBackend:
     """Build a backend by name (``dis``, ``farneback``, ``raft``); options go to its constructor.
 
     Options set to None are dropped, so CLI defaults can be passed through untouched.
@@ -305,3 +306,38 @@ def make_backend(name: str = DEFAULT_BACKEND, **options: Any) -> FlowBackend:
         return cls(**opts)
     except TypeError as e:
         raise VidstyleError(f"flow backend {key}: {e}") from None
+
+
+# The constructor options each backend takes from the settings and from the callers' extras.
+_TAKES: dict[str, frozenset[str]] = {
+    "dis": frozenset({"preset", "scale", "refine"}),
+    "farneback": frozenset({"scale"}),
+    "raft": frozenset({"weights_path", "scale", "model", "iters", "device", "download"}),
+}
+_EXTRAS = frozenset({"refine", "model", "iters", "device", "download"})
+
+
+def backend_options(flow: FlowSettings, **extra: Any) -> dict[str, Any]:
+    """Constructor options of ``flow.backend``, the one place they are built from settings.
+
+    ``preset``, ``scale`` and ``raft_weights`` come from ``flow``; ``extra`` adds options the
+    settings do not hold (``refine`` for DIS; ``model``, ``iters``, ``device``, ``download``
+    for RAFT). Options the chosen backend does not take are left out, and so is None (the
+    backend's default then applies). An unknown backend gives no options: :func:`make_backend`
+    names the choices.
+    """
+    unknown = set(extra) - _EXTRAS
+    if unknown:
+        raise TypeError(f"unknown flow backend options: {', '.join(sorted(unknown))}")
+    takes = _TAKES.get(flow.backend.strip().lower(), frozenset())
+    values = {"preset": flow.preset, "scale": flow.scale, "weights_path": flow.raft_weights, **extra}
+    return {k: v for k, v in values.items() if k in takes and v is not None}
+
+
+def backend_from_settings(flow: FlowSettings, **extra: Any) -> FlowBackend:
+    """The backend that ``flow`` (plus ``extra``, see :func:`backend_options`) describes.
+
+    Values are checked by the backend, not by pydantic, so a ``FlowSettings.model_construct``
+    of what the user typed gets the backend's messages (``flow backend 'pwc': expected ...``).
+    """
+    return make_backend(flow.backend, **backend_options(flow, **extra))

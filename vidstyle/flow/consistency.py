@@ -15,9 +15,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from vidstyle.settings.models import FlowSettings
 
 # Thresholds of the forward-backward check and the motion-boundary test (Sundaram et al.
 # 2010, as used by Ruder et al.).
@@ -37,6 +41,11 @@ class ConsistencyParams:
     mb_rel: float = MB_REL
     mb_abs: float = MB_ABS
     smooth_sigma: float = DEFAULT_SMOOTH_SIGMA
+
+
+def consistency_params(flow: FlowSettings) -> ConsistencyParams:
+    """Consistency thresholds for the flow settings: the motion-boundary test on or off."""
+    return ConsistencyParams() if flow.motion_boundaries else ConsistencyParams(mb_abs=float("inf"))
 
 
 @functools.lru_cache(maxsize=4)

@@ -32,18 +32,17 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from vidstyle.errors import VidstyleError
 from vidstyle.compute.threads import ThreadPlan, plan_threads, reserve_threads
+from vidstyle.errors import VidstyleError
 from vidstyle.flow.backends import FlowBackend, make_backend
 from vidstyle.flow.cache import FlowCache, PairEntry, pair_order
-from vidstyle.flow.consistency import ConsistencyParams, consistency_weights, long_term_weights
+from vidstyle.flow.consistency import (
+    ConsistencyParams,
+    consistency_weights,
+    long_term_weights,
+)
 
 DEFAULT_OFFSETS: tuple[int, ...] = (1,)
-
-
-def default_workers() -> int:
-    """Worker processes by default, beside a stylising process (see :func:`vidstyle.compute.threads.plan_threads`)."""
-    return plan_threads().flow_workers
 
 
 @dataclasses.dataclass
@@ -107,27 +106,32 @@ def compute_entry(backend: FlowBackend, params: ConsistencyParams, lo: int, hi: 
     )
 
 
+def cached_entry(backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None,
+                 lo: int, hi: int, img_lo: np.ndarray, img_hi: np.ndarray) -> PairEntry:
+    """The entry of the pair (lo < hi): read from ``cache`` when it is there, else computed
+    with :func:`compute_entry` and stored. The one "load else compute" of flow, shared by the
+    stylisation's pipeline and ``vidstyle eval``, so either reuses what the other stored."""
+    size = (img_lo.shape[1], img_lo.shape[0])
+    if cache is not None:
+        hit = cache.load(lo, hi, size)
+        if hit is not None:
+            return hit
+    entry = compute_entry(backend, params, lo, hi, img_lo, img_hi)
+    if cache is not None:
+        cache.store(entry)
+    return entry
+
+
 class _PairWorker:
     """Per-process state: the backend (its engine built once) and the cache."""
 
     def __init__(self, backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None) -> None:
         self.backend, self.params, self.cache = backend, params, cache
 
-    def entry(self, lo: int, hi: int, img_lo: np.ndarray, img_hi: np.ndarray) -> PairEntry:
-        size = (img_lo.shape[1], img_lo.shape[0])
-        if self.cache is not None:
-            hit = self.cache.load(lo, hi, size)
-            if hit is not None:
-                return hit
-        e = compute_entry(self.backend, self.params, lo, hi, img_lo, img_hi)
-        if self.cache is not None:
-            self.cache.store(e)
-        return e
-
     def towards(self, i: int, j: int, img_i: np.ndarray, img_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = pair_order(i, j)
-        e = self.entry(lo, hi, *((img_i, img_j) if i == lo else (img_j, img_i)))
-        return e.towards(i, j)
+        img_lo, img_hi = (img_i, img_j) if i == lo else (img_j, img_i)
+        return cached_entry(self.backend, self.params, self.cache, lo, hi, img_lo, img_hi).towards(i, j)
 
 
 _WORKER: _PairWorker | None = None
@@ -303,7 +307,7 @@ class FlowPipeline:
             while pending:
                 yield self._finish(*pending.popleft())
         except cf.BrokenExecutor:
-            raise VidstyleError("a flow worker process died (out of memory?); try fewer --workers") from None
+            raise VidstyleError("a flow worker process died (out of memory?); try fewer flow.workers") from None
         finally:
             for _, _, _, jobs in pending:
                 for _, fut in jobs.values():

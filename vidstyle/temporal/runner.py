@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vidstyle.flow import ConsistencyParams, FlowPipeline
+from vidstyle.flow import FlowPipeline, backend_options, consistency_params
 from vidstyle.flow.pipeline import FrameFlows
 from vidstyle.flow.warp import flow_to_tensor, warp
 from vidstyle.image.io import from_uint8, to_uint8
@@ -24,7 +24,7 @@ from vidstyle.job.events import FrameFinished
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.style.optimize import Iterate
 from vidstyle.temporal.schedule import Task, shot_schedule
-from vidstyle.settings import FlowSettings, OptimSettings, RenderSettings
+from vidstyle.settings import OptimSettings, RenderSettings
 from vidstyle.style.stylize import Stylizer, optimize_image
 from vidstyle.temporal.terms import (
     WarpedFrame,
@@ -123,7 +123,7 @@ class ShotRunner:
                         self.job.flow_dir,
                         t.long_term,
                         backend=flow.backend,
-                        backend_options=_backend_options(flow),
+                        backend_options=backend_options(flow),
                         params=consistency_params(flow),
                         workers=flow.workers,
                         source=self.flow_source,
@@ -288,15 +288,3 @@ class ShotRunner:
         losses = {k: round(v, 4) for k, v in last[0].losses().items()} if last else {}
         return image, losses
 
-
-def consistency_params(flow: FlowSettings) -> ConsistencyParams:
-    """Consistency thresholds for the flow settings (motion-boundary test on or off)."""
-    return ConsistencyParams() if flow.motion_boundaries else ConsistencyParams(mb_abs=float("inf"))
-
-
-def _backend_options(flow: FlowSettings) -> dict[str, object]:
-    if flow.backend == "dis":
-        return {"preset": flow.preset, "scale": flow.scale}
-    if flow.backend == "farneback":
-        return {"scale": flow.scale}
-    return {"weights_path": flow.raft_weights, "scale": flow.scale}
