@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
