@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vidstyle.style.optimize import Iterate
 
-M = TypeVar("M", bound=BaseModel)
 
 
 def default(model: type[BaseModel], name: str) -> Any:
