@@ -137,4 +137,4 @@ def test_console_script_runs_as_a_process(tmp_path, data_dir):
 
 def test_too_small_size_is_a_clear_error(cli, data_dir, tmp_path):
     out = tmp_path / "o.png"
-    _expect_error(cli, _args(data_dir, out, "--size", "12", "-q"), "too small", out=out)
+    _expect_error(cli, _args(data_dir, out, "--size", "12", "-q"), "--size", "16", out=out)

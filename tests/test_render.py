@@ -76,3 +76,47 @@ def test_multipass_render_runs_every_pass(tmp_path):
     with open_video(tmp_path / "mp.mp4") as r:
         final = [f.image for f in r]
     assert len(final) == 4 and np.mean([f.std() for f in final]) > 5
+
+
+def test_render_detects_cuts_as_the_cli_does_stores_them_and_reuses_them_on_resume(tmp_path, monkeypatch):
+    """A clip that cuts from the dog to the cat: render() finds the cut by default (as
+    ``vidstyle render`` does), stores it in job.json, and a resumed render does not detect
+    again (the detector is not called) yet keeps the same shots."""
+    import importlib
+    from pathlib import Path
+
+    import cv2
+
+    from vidstyle.shots import ShotsSettings
+
+    render_module = importlib.import_module("vidstyle.render")  # the module (``vidstyle.render`` is the function)
+    from vidstyle.video import open_video
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    with open_video(CLIP, size=64, end="4f") as reader:
+        dog = [f.image for f in reader]
+    cat = cv2.cvtColor(cv2.imread(str(Path(__file__).parent / "data" / "chelsea_128.png")), cv2.COLOR_BGR2RGB)
+    cat = cv2.resize(cat, (dog[0].shape[1], dog[0].shape[0]))
+    for k, image in enumerate([*dog, cat, cat, cat, cat]):
+        cv2.imwrite(str(seq / f"{k:03d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    settings = apply_overrides(preset_settings("fast"), {"size": 32, "styles": (STYLE,),
+                                                         "optim": {"iterations": 4}, "temporal": {"frame_iterations": 2},
+                                                         "flow": {"workers": 0}})  # fmt: skip
+    cuts = ShotsSettings(min_shot_seconds=0.0, analysis_size=64)
+    job = tmp_path / "job"
+    first = render(seq, tmp_path / "o.mp4", settings, cuts=cuts, job=job, device="cpu")
+    assert first.shots == 2
+    spec = json.loads((job / "job.json").read_text())
+    assert [list(s) for s in spec["shots"]] == [[0, 4], [4, 8]] and spec["cuts"]["min_shot_seconds"] == 0.0
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("cuts were detected again on resume")
+
+    monkeypatch.setattr(render_module, "split_frames", no_detection)
+    again = render(seq, tmp_path / "o.mp4", settings, cuts=cuts, job=job, device="cpu")
+    assert again.shots == 2 and again.computed == 0 and again.reused == 8
+    # A different cut setting is detected afresh (and here refused: the detector is gone).
+    with pytest.raises(AssertionError, match="detected again"):
+        render(seq, tmp_path / "o.mp4", settings, cuts=ShotsSettings(min_shot_seconds=0.0, analysis_size=96), job=job,
+               device="cpu")  # fmt: skip

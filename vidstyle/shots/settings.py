@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
 
 from vidstyle.errors import VidstyleError
 from vidstyle.video.timeline import Position, parse_position
@@ -44,7 +44,12 @@ def _position(value: object) -> Position:
     return pos
 
 
-PositionField = Annotated[Position, PlainValidator(_position)]
+def _position_json(p: Position) -> float | str:
+    """A position as written in configs: seconds as a number, a frame as ``"360f"``."""
+    return f"{p.frame}f" if p.frame is not None else float(p.seconds or 0.0)
+
+
+PositionField = Annotated[Position, PlainValidator(_position), PlainSerializer(_position_json)]
 
 
 def parse_cuts(text: str) -> list[Position]:
