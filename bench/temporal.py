@@ -59,7 +59,7 @@ from vidstyle.video import open_video  # noqa: E402
 # The variants compared: overrides of the temporal section on top of the preset.
 VARIANTS: dict[str, dict] = {
     "vidstyle": {},
-    "ruder": {"temporal": {"photometric_check": False, "adaptive_iterations": False, "follow_input": False}},
+    "ruder": {"temporal": {"photometric_check": False, "adaptive_iterations": False, "follow_input": False, "still_change": 0.0}},
 }
 
 MEDIA = REPO.parent / "shared" / "media"

@@ -14,7 +14,7 @@ import pytest
 
 from vidstyle.evaluate.fidelity import CONTENT_LAYER, FeatureMeter
 from vidstyle.render import render
-from vidstyle.settings import RenderSettings, apply_overrides, preset_settings
+from vidstyle.settings import EncodeSettings, RenderSettings, apply_overrides, preset_settings
 from vidstyle.video import VideoWriter, open_video
 
 STYLE = "sample_clips/styles/starry_night.jpg"
@@ -148,3 +148,23 @@ def test_a_new_object_is_drawn_within_a_few_frames(source, data_dir, tmp_path, m
 
     ratio = region_distance(last) / region_distance(fresh)
     assert ratio <= 1.25, ratio
+
+
+def test_the_still_budget_follows_the_input_change():
+    from vidstyle.temporal.runner import ADAPT_FROM, task_optim
+    from vidstyle.schedule import Task
+
+    task = Task(shot=0, pass_=1, pos=3, step=1, kind="sequential", start_from=2, neighbours=(2,), first_of_shot=False)
+    s = settings(still_change=4.0)
+    assert task_optim(task, s, 0.0, 0.0).iterations == 0  # unchanged: keep the warped start
+    assert task_optim(task, s, 0.0, 2.0).iterations == 15  # half the change: half of 30
+    assert task_optim(task, s, 0.0, 9.0).iterations == 30
+    assert task_optim(task, s, 2 * ADAPT_FROM, 0.0).iterations > 30  # a largely new frame still gets more
+    assert task_optim(task, settings(), 0.0, 0.0).iterations == 30  # off by default
+
+
+def test_with_the_still_budget_an_unchanged_clip_is_not_repainted(source, tmp_path):
+    clip = write(tmp_path / "still.mp4", [source[0]] * 5)
+    render(clip, tmp_path / "still_out.mkv", settings(still_change=4.0), device="cpu", encode=EncodeSettings(codec="ffv1"))
+    out = frames_of(tmp_path / "still_out.mkv")
+    assert max(float(np.abs(f - out[0]).mean()) for f in out[1:]) < 0.5

@@ -157,6 +157,14 @@ class TemporalSettings(_Model):
         description="frames that are largely new (released or disoccluded) get more iterations, up to the first "
         "frame's budget and coarse to fine when most of the frame is new",
     )
+    still_change: float = Field(
+        0.0,
+        ge=0,
+        le=255,
+        description="frames whose input barely changed along the flow get fewer iterations: below this RMS change "
+        "(0-255, over the held pixels) the budget shrinks in proportion, to none (the warped start is kept) for an "
+        "unchanged frame (0: off)",
+    )
 
     @field_validator("long_term")
     @classmethod

@@ -52,9 +52,12 @@ ADAPT_FROM = 0.05
 ADAPT_FULL = 0.25
 
 
-def task_optim(task: Task, settings: RenderSettings, new_fraction: float = 0.0) -> OptimSettings:
+def task_optim(task: Task, settings: RenderSettings, new_fraction: float = 0.0,
+               input_change: float | None = None) -> OptimSettings:
     """The optimisation budget of a task; ``new_fraction`` (0–1) is the share of the frame
-    that its warped start does not cover (see :data:`ADAPT_FROM`)."""
+    that its warped start does not cover (see :data:`ADAPT_FROM`); ``input_change`` the RMS
+    change of the input along the flow over the held pixels (0–255), which shrinks the budget
+    of a sequential frame below ``temporal.still_change`` (0 iterations: keep the start)."""
     t, optim = settings.temporal, settings.optim
     if task.kind == "alone":
         if task.first_of_shot:
@@ -66,6 +69,8 @@ def task_optim(task: Task, settings: RenderSettings, new_fraction: float = 0.0) 
             return optim
         share = (new_fraction - ADAPT_FROM) / (ADAPT_FULL - ADAPT_FROM)
         iterations += max(0, round(share * (optim.iterations - iterations)))
+    elif task.kind == "sequential" and t.still_change > 0 and input_change is not None:
+        iterations = round(iterations * min(1.0, input_change / t.still_change))
     return optim.model_copy(update={"iterations": iterations, "coarse_iterations": None, "scales": t.frame_scales})
 
 
@@ -208,6 +213,15 @@ class ShotRunner:
         change = here - there if t.follow_input else None
         return follow_input(w, keep, change, t.follow_sigma * max(here.shape[-2:]))
 
+    def _input_change(self, source: int, flow: np.ndarray, content: Tensor, weights: Tensor) -> float:
+        """RMS change (0–255) of the input from frame ``source`` to ``content`` along ``flow``,
+        over the pixels held to the warped start (``weights``): how much the frame changed."""
+        there = warp(self._content(source), flow_to_tensor(flow, self.device))
+        assert isinstance(there, Tensor)
+        sq = ((content * 255.0 - there) ** 2).mean(dim=1, keepdim=True)
+        held = float(weights.sum())
+        return float((weights * sq).sum()) ** 0.5 / max(held, 1e-6) ** 0.5 if held > 0 else float("inf")
+
     def _photometric_sigma(self, image: Tensor) -> float:
         """The blur of the photometric check in pixels (at least 1) for a frame like ``image``."""
         return max(1.0, self.settings.temporal.photometric_sigma * max(image.shape[-2:]))
@@ -248,6 +262,7 @@ class ShotRunner:
         init: Tensor | None = None
         tied: list[WarpedFrame] = []
         new_fraction = 0.0
+        input_change: float | None = None
         if task.kind != "alone":
             assert ff is not None or (task.start_from is None and not task.neighbours)
             links = ff.links if ff is not None else {}
@@ -260,6 +275,8 @@ class ShotRunner:
                 link = links[1]
                 start = self._warped(task, task.start_from, link.flow, link.weights, content, done, keep)
                 new_fraction = released_fraction(start)
+                if task.kind == "sequential" and t.still_change > 0:
+                    input_change = self._input_change(task.start_from, link.flow, content, start.weights)
             if task.kind == "sequential":
                 if start is not None:
                     fill = content * 255.0 if t.fill == "content" else self._result(task.pass_, task.start_from, done)
@@ -276,10 +293,13 @@ class ShotRunner:
             if self.on_iteration is not None:
                 self.on_iteration(it)
 
+        optim = task_optim(task, self.settings, new_fraction, input_change)
+        if optim.iterations == 0 and init is not None:  # an unchanged frame: keep the warped start
+            return init.clamp(0.0, 1.0), {}
         image = optimize_image(
             self.stylizer,
             content,
-            task_optim(task, self.settings, new_fraction),
+            optim,
             init=init,
             extra_terms=extra,
             callback=report,
