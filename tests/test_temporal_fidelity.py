@@ -152,7 +152,7 @@ def test_a_new_object_is_drawn_within_a_few_frames(source, data_dir, tmp_path, m
 
 def test_the_still_budget_follows_the_input_change():
     from vidstyle.temporal.runner import ADAPT_FROM, task_optim
-    from vidstyle.schedule import Task
+    from vidstyle.temporal.schedule import Task
 
     task = Task(shot=0, pass_=1, pos=3, step=1, kind="sequential", start_from=2, neighbours=(2,), first_of_shot=False)
     s = settings(still_change=4.0)
