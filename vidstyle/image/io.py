@@ -29,6 +29,14 @@ def from_uint8(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
+def to_working(array: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """H×W×3 uint8 RGB → the shot runner's working space: (1, 3, H, W) float 0–255 on ``device``
+    (the range of the optimiser, the temporal terms and Ruder's weights)."""
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = array.copy()
+    return torch.from_numpy(array).to(device).permute(2, 0, 1).unsqueeze(0).float()
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float in [0, 1] → H×W×3 uint8 RGB (rounded, clipped)."""
     x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vidstyle.style.vgg import LAYERS
+from vidstyle.style.vgg import LAYERS, Network, Pooling
 
 SQRT2 = math.sqrt(2.0)
 
@@ -45,8 +45,8 @@ class StyleSettings(_Model):
     preserve_colors: Literal["none", "luminance", "match"] = Field(
         "none", description="keep the frame's colours: none, luminance (restyle brightness only) or match (recolour the style)"
     )
-    pooling: Literal["max", "avg"] = Field("max", description="pooling in the network: max (Gatys) or avg")
-    network: Literal["caffe", "torchvision"] = Field(
+    pooling: Pooling = Field("max", description="pooling in the network: max (Gatys) or avg")
+    network: Network = Field(
         "caffe", description="caffe (original VGG-19 weights) or torchvision (needs style.weights)"
     )
     weights: Path | None = Field(None, description="weights file (torchvision network; caffe overrides)")
@@ -87,15 +87,21 @@ class StyleSettings(_Model):
         return self
 
 
+Optimizer = Literal["lbfgs", "adam"]
+# The step size of each optimiser when optim.learning_rate is not set: L-BFGS takes Ruder's
+# fixed unit step (no line search); Adam steps in 0-255 pixel units.
+DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 10.0}
+
+
 class OptimSettings(_Model):
     """How hard to optimise: method, iteration budget, coarse-to-fine scales, start image."""
 
-    optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="lbfgs (Ruder's settings: fixed step) or adam")
+    optimizer: Optimizer = Field("lbfgs", description="lbfgs (Ruder's settings: fixed step) or adam")
     iterations: int = Field(500, ge=1, description="iterations at the finest scale")
     coarse_iterations: int | None = Field(
         None, ge=1, description="iterations at each coarser scale (default: half of iterations)"
     )
-    learning_rate: float | None = Field(None, gt=0, le=1e6, description="default 1 for L-BFGS, 10 for Adam")
+    learning_rate: float | None = Field(None, gt=0, le=1e6, description="step size (default: " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LEARNING_RATES.items()) + ")")
     history: int = Field(100, ge=1, le=1000, description="L-BFGS history length")
     tolerance: float = Field(1e-4, ge=0, description="stop when the loss falls less than this (relative) …")
     tolerance_window: int = Field(50, ge=0, description="… over this many iterations (0: never stop early)")

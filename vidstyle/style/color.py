@@ -8,8 +8,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-COLOR_MODES: tuple[str, ...] = ("none", "luminance", "match")
-
 # ITU-R BT.601 luma and the matching (unscaled) colour-difference axes.
 _RGB_TO_YUV = torch.tensor(
     [

@@ -9,6 +9,7 @@ iterations); progress goes to a callback.
 from __future__ import annotations
 
 import time
+import typing
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +18,12 @@ import torch
 from torch import Tensor
 
 from vidstyle.errors import VidstyleError
+from vidstyle.settings.models import DEFAULT_LEARNING_RATES, OptimSettings, Optimizer
 
 Objective = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
 """image (N, 3, H, W) → (total loss (N,), named parts each (N,))."""
 
-OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam")
-DEFAULT_LEARNING_RATE: dict[str, float] = {"lbfgs": 1.0, "adam": 10.0}
+_OPTIM = OptimSettings.model_fields  # the one source of the optimiser's defaults
 
 
 @dataclass
@@ -69,7 +70,7 @@ class LBFGS:
     back to the host.
     """
 
-    def __init__(self, history: int = 100, lr: float = 1.0) -> None:
+    def __init__(self, history: int = _OPTIM["history"].default, lr: float = DEFAULT_LEARNING_RATES["lbfgs"]) -> None:
         if history < 1:
             raise ValueError("history must be at least 1")
         self.history = history
@@ -205,11 +206,11 @@ def minimize(
     objective: Objective,
     *,
     iterations: int,
-    optimizer: str = "lbfgs",
+    optimizer: str = _OPTIM["optimizer"].default,
     learning_rate: float | None = None,
-    history: int = 100,
-    tolerance: float = 1e-4,
-    tolerance_window: int = 50,
+    history: int = _OPTIM["history"].default,
+    tolerance: float = _OPTIM["tolerance"].default,
+    tolerance_window: int = _OPTIM["tolerance_window"].default,
     callback: Callback | None = None,
     context: dict[str, object] | None = None,
 ) -> Tensor:
@@ -218,9 +219,9 @@ def minimize(
     Stops after ``iterations`` evaluations, or earlier when every image's loss fell by less
     than ``tolerance`` (relative) over the last ``tolerance_window`` iterations (0 disables).
     """
-    if optimizer not in OPTIMIZERS:
-        raise VidstyleError(f"unknown optimizer {optimizer!r} (expected lbfgs or adam)")
-    lr = DEFAULT_LEARNING_RATE[optimizer] if learning_rate is None else learning_rate
+    if optimizer not in typing.get_args(Optimizer):
+        raise VidstyleError(f"optim.optimizer: unknown optimizer {optimizer!r} (expected {' or '.join(typing.get_args(Optimizer))})")
+    lr = DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
     x = x0.detach().clone().requires_grad_(True)
     lbfgs = LBFGS(history, lr) if optimizer == "lbfgs" else None
     adam = torch.optim.Adam([x], lr=lr) if optimizer == "adam" else None

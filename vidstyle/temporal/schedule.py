@@ -92,7 +92,3 @@ def shot_schedule(shot: int, start: int, end: int, t: TemporalSettings) -> list[
     """All passes of a shot, each a list of tasks in running order."""
     return [pass_tasks(shot, start, end, p, t) for p in range(1, t.passes + 1)]
 
-
-def flow_offsets(t: TemporalSettings) -> tuple[int, ...]:
-    """Offsets the flow pipeline must provide: every temporal tie (1, the warped start, among them)."""
-    return t.long_term

@@ -19,9 +19,6 @@ from torch import Tensor
 from vidstyle.flow.warp import warp
 from vidstyle.style.losses import Features, LossTerm, per_sample_mean
 
-FILLS: tuple[str, ...] = ("content", "previous")
-
-
 class TemporalLoss(LossTerm):
     """Σ_j mean over C·H·W of c_j · (x − ω_j)²: stay close to the warped earlier frames
     where they are reliable (Ruder's short-term loss for one j, long-term for several)."""
