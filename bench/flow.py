@@ -32,16 +32,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.flow.backends import FlowBackend, make_backend  # noqa: E402
-from vidstyle.flow.cache import decode_entry, encode_entry  # noqa: E402
-from vidstyle.flow.consistency import ConsistencyParams, consistency_weights, disocclusion_mask  # noqa: E402
-from vidstyle.flow.evaluate import (  # noqa: E402
+from vidstyle.flow.backends import FlowBackend, make_backend
+from vidstyle.flow.cache import decode_entry, encode_entry
+from vidstyle.flow.consistency import ConsistencyParams, consistency_weights, disocclusion_mask
+from vidstyle.flow.evaluate import (
     endpoint_error,
     ground_truth_pairs,
     mask_score,
     occlusion_eval_region,
 )
-from vidstyle.flow.pipeline import FlowPipeline, compute_entry  # noqa: E402
+from vidstyle.flow.pipeline import FlowPipeline, compute_entry
 
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -135,14 +135,24 @@ def accuracy(backends: dict[str, FlowBackend], media: Path) -> dict[str, Any]:
 def print_tables(result: dict[str, Any]) -> None:
     sp = result["speed_ms_per_pair"]
     names = [n for n in next(iter(sp.values())) if not n.startswith("_")]
-    print(f"\nSpeed, ms per frame pair ({result['machine']['cpus']} CPUs, OpenCV threads {result['machine']['cv2_threads']})")
+    print(
+        f"\nSpeed, ms per frame pair ({result['machine']['cpus']} CPUs, OpenCV threads {result['machine']['cv2_threads']})"
+    )
     print("  one flow a→b / full cache entry (flow both ways + weights + compression)")
     print(f"{'backend':22s}" + "".join(f"{s:>20s}" for s in sp))
     for n in names:
         print(f"{n:22s}" + "".join(f"{sp[s][n]['flow_ms']:>9.0f} / {sp[s][n]['pair_entry_ms']:>7.0f} ms" for s in sp))
     print(f"{'weights (one map)':22s}" + "".join(f"{sp[s]['_parts']['consistency_weights_ms']:>17.0f} ms" for s in sp))
-    print(f"{'cache encode/decode':22s}" + "".join(f"{sp[s]['_parts']['cache_encode_ms']:>9.0f} / {sp[s]['_parts']['cache_decode_ms']:>7.0f} ms" for s in sp))
-    print(f"{'cache entry size':22s}" + "".join(f"{sp[s]['_parts']['cache_entry_bytes'] / 2**20:>14.2f} MiB" + " " * 3 for s in sp))
+    print(
+        f"{'cache encode/decode':22s}"
+        + "".join(
+            f"{sp[s]['_parts']['cache_encode_ms']:>9.0f} / {sp[s]['_parts']['cache_decode_ms']:>7.0f} ms" for s in sp
+        )
+    )
+    print(
+        f"{'cache entry size':22s}"
+        + "".join(f"{sp[s]['_parts']['cache_entry_bytes'] / 2**20:>14.2f} MiB" + " " * 3 for s in sp)
+    )
     if result.get("pipeline_ms_per_frame"):
         print("\nFlowPipeline (offsets {1}, DIS medium, cold cache), ms per frame:")
         for k, v in result["pipeline_ms_per_frame"].items():

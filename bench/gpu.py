@@ -36,18 +36,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import vidstyle  # noqa: E402,F401  # first: it sets OpenMP's wait policy before torch starts its threads
-import torch  # noqa: E402
+import torch
 
-from vidstyle.compute.device import resolve_device  # noqa: E402
-from vidstyle.image.io import from_uint8, resize  # noqa: E402
-from vidstyle.render import render  # noqa: E402
-from vidstyle.job.events import FrameFinished  # noqa: E402
-from vidstyle.settings import PRESETS, apply_overrides, preset_settings  # noqa: E402
-from vidstyle.style.stylize import Stylizer  # noqa: E402
-from vidstyle.style.optimize import minimize  # noqa: E402
-from vidstyle.video import open_video  # noqa: E402
-from vidstyle.style.vgg import CONV_LAYERS, channels  # noqa: E402
+import vidstyle  # noqa: F401  # first: it sets OpenMP's wait policy before torch starts its threads
+from vidstyle.compute.device import resolve_device
+from vidstyle.image.io import from_uint8, resize
+from vidstyle.job.events import FrameFinished
+from vidstyle.render import render
+from vidstyle.settings import PRESETS, apply_overrides, preset_settings
+from vidstyle.style.optimize import minimize
+from vidstyle.style.stylize import Stylizer
+from vidstyle.style.vgg import CONV_LAYERS, channels
+from vidstyle.video import open_video
 
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STYLE = REPO / "sample_clips" / "styles" / "starry_night.jpg"
@@ -196,7 +196,9 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--sizes", default=None, help="WxH list [default: 854x480,1280x720,1920x1080; smoke: 64x36,96x54]")
     ap.add_argument("--iterations", type=int, default=None, help="timed iterations per size [default 20; smoke 2]")
-    ap.add_argument("--render-frames", type=int, default=None, help="frames of the end-to-end render [default 8; smoke 3]")
+    ap.add_argument(
+        "--render-frames", type=int, default=None, help="frames of the end-to-end render [default 8; smoke 3]"
+    )
     ap.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script, measures nothing")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()

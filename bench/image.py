@@ -35,12 +35,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.compute.device import resolve_device  # noqa: E402
-from vidstyle.image.io import load_image  # noqa: E402
-from vidstyle.settings import OptimSettings, StyleSettings  # noqa: E402
-from vidstyle.style.losses import Criterion  # noqa: E402
-from vidstyle.style.stylize import Stylizer, optimize_image  # noqa: E402
-from vidstyle.style.vgg import CAFFE_MEAN_BGR  # noqa: E402
+from vidstyle.compute.device import resolve_device
+from vidstyle.image.io import load_image
+from vidstyle.settings import OptimSettings, StyleSettings
+from vidstyle.style.losses import Criterion
+from vidstyle.style.stylize import Stylizer, optimize_image
+from vidstyle.style.vgg import CAFFE_MEAN_BGR
 
 MEDIA = REPO.parent / "shared" / "media"
 DEFAULT_CONTENT = MEDIA / "content" / "skimage_chelsea.png"
@@ -150,8 +150,10 @@ def bench_size(content_path: Path, style_path: Path, size: int, iterations: int,
 
         one_scale = OptimSettings(iterations=iterations, scales=1, tolerance_window=0)
         default = OptimSettings(iterations=iterations, tolerance_window=0)
-        runs = {"ours_single_scale": run_ours(content, stylizer, one_scale, device, criterion),
-                "ours_coarse_to_fine": run_ours(content, stylizer, default, device, criterion)}
+        runs = {
+            "ours_single_scale": run_ours(content, stylizer, one_scale, device, criterion),
+            "ours_coarse_to_fine": run_ours(content, stylizer, default, device, criterion),
+        }
         if mixed:
             runs["ours_coarse_to_fine_fp32"] = run_ours(content, exact, default, device, criterion)
         # Final losses of what each program saves (pixels clipped to 0–255) on the same criterion.
@@ -202,20 +204,32 @@ def main() -> None:
         p = r["pastiche"]
         fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"\n{r['size'][0]}x{r['size'][1]} on {device} ({args.iterations} L-BFGS iterations)")
-        print(f"  objective check: ours {r['objective_check']['ours']:.6g} vs pastiche "
-              f"{r['objective_check']['pastiche']:.6g} (rel diff {r['objective_check']['rel_diff']:.1e})")
-        print(f"  pastiche's loss after {args.iterations} iterations (unclipped iterate): {p['final_loss_unclipped']:.5g}")
-        print(f"  {'':28}{'s/iter':>9}{'total s':>9}{'saved loss':>13}{'s to pastiche loss':>20}{'x pastiche time':>16}")
-        print(f"  {'pastiche':28}{p['s_per_iteration']:9.3f}{p['seconds']:9.1f}{p['final_loss']:13.5g}{fmt(p['seconds']):>20}{'1.00':>16}")
-        labels = {"ours_single_scale": f"ours, one scale, {r['precision']}",
-                  "ours_coarse_to_fine": f"ours, coarse-to-fine, {r['precision']}",
-                  "ours_coarse_to_fine_fp32": "ours, coarse-to-fine, fp32"}
+        print(
+            f"  objective check: ours {r['objective_check']['ours']:.6g} vs pastiche "
+            f"{r['objective_check']['pastiche']:.6g} (rel diff {r['objective_check']['rel_diff']:.1e})"
+        )
+        print(
+            f"  pastiche's loss after {args.iterations} iterations (unclipped iterate): {p['final_loss_unclipped']:.5g}"
+        )
+        print(
+            f"  {'':28}{'s/iter':>9}{'total s':>9}{'saved loss':>13}{'s to pastiche loss':>20}{'x pastiche time':>16}"
+        )
+        print(
+            f"  {'pastiche':28}{p['s_per_iteration']:9.3f}{p['seconds']:9.1f}{p['final_loss']:13.5g}{fmt(p['seconds']):>20}{'1.00':>16}"
+        )
+        labels = {
+            "ours_single_scale": f"ours, one scale, {r['precision']}",
+            "ours_coarse_to_fine": f"ours, coarse-to-fine, {r['precision']}",
+            "ours_coarse_to_fine_fp32": "ours, coarse-to-fine, fp32",
+        }
         for key, label in labels.items():
             if key in r:
                 o = r[key]
                 per = "" if o["s_per_iteration"] is None else f"{o['s_per_iteration']:.3f}"
-                print(f"  {label:28}{per:>9}{o['seconds']:9.1f}{o['final_loss']:13.5g}"
-                      f"{fmt(o['seconds_to_pastiche_loss']):>20}{fmt(o['fraction_of_pastiche_time']):>16}")
+                print(
+                    f"  {label:28}{per:>9}{o['seconds']:9.1f}{o['final_loss']:13.5g}"
+                    f"{fmt(o['seconds_to_pastiche_loss']):>20}{fmt(o['fraction_of_pastiche_time']):>16}"
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"device": str(device), "cpu": platform.processor() or platform.machine(),
             "threads": torch.get_num_threads(), "torch": torch.__version__,

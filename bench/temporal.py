@@ -47,19 +47,26 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.compute.device import resolve_device  # noqa: E402
-from vidstyle.image.io import from_uint8  # noqa: E402
-from vidstyle.evaluate.metrics import evaluate_files  # noqa: E402
-from vidstyle.render import render  # noqa: E402
-from vidstyle.settings import PRESETS, RenderSettings, apply_overrides, preset_settings  # noqa: E402
-from vidstyle.style.stylize import Stylizer  # noqa: E402
-from vidstyle.evaluate.fidelity import FeatureMeter  # noqa: E402
-from vidstyle.video import open_video  # noqa: E402
+from vidstyle.compute.device import resolve_device
+from vidstyle.evaluate.fidelity import FeatureMeter
+from vidstyle.evaluate.metrics import evaluate_files
+from vidstyle.image.io import from_uint8
+from vidstyle.render import render
+from vidstyle.settings import PRESETS, RenderSettings, apply_overrides, preset_settings
+from vidstyle.style.stylize import Stylizer
+from vidstyle.video import open_video
 
 # The variants compared: overrides of the temporal section on top of the preset.
 VARIANTS: dict[str, dict] = {
     "vidstyle": {},
-    "ruder": {"temporal": {"photometric_check": False, "adaptive_iterations": False, "follow_input": False, "still_change": 0.0}},
+    "ruder": {
+        "temporal": {
+            "photometric_check": False,
+            "adaptive_iterations": False,
+            "follow_input": False,
+            "still_change": 0.0,
+        }
+    },
 }
 
 MEDIA = REPO.parent / "shared" / "media"
@@ -118,8 +125,9 @@ def variant_settings(preset: str, variant: str, args: argparse.Namespace) -> Ren
     return apply_overrides(preset_settings(preset), merge(common_overrides(args), VARIANTS[variant]))
 
 
-def run(clip: Path, preset: str, variant: str, args: argparse.Namespace, workdir: Path, device: torch.device,
-        cache: dict) -> dict:
+def run(
+    clip: Path, preset: str, variant: str, args: argparse.Namespace, workdir: Path, device: torch.device, cache: dict
+) -> dict:
     common = common_overrides(args)
     settings = variant_settings(preset, variant, args)
     end = f"{args.frames}f"
@@ -138,10 +146,15 @@ def run(clip: Path, preset: str, variant: str, args: argparse.Namespace, workdir
     report = evaluate_files(clip, out, base, end=end, device=str(device)).to_dict()
     ser = report["series"]
     means = {name: s["mean"] for name, s in ser.items()}
-    content_ratio = [r / b for r, b in zip(ser["output"]["content_distance"]["frames"],
-                                           ser["baseline"]["content_distance"]["frames"])]
-    tof = {"render": ser["output"]["tof"]["mean"], "baseline": ser["baseline"]["tof"]["mean"],
-           "frozen": report["input_flow_magnitude"]["mean"]}
+    content_ratio = [
+        r / b
+        for r, b in zip(ser["output"]["content_distance"]["frames"], ser["baseline"]["content_distance"]["frames"])
+    ]
+    tof = {
+        "render": ser["output"]["tof"]["mean"],
+        "baseline": ser["baseline"]["tof"]["mean"],
+        "frozen": report["input_flow_magnitude"]["mean"],
+    }
     style_render = mean_style_loss(out, clip, settings, args.frames, device)
     style_base = mean_style_loss(base, clip, settings, args.frames, device)
     return {
@@ -169,8 +182,9 @@ def frames_of(path: Path) -> list:
         return [f.image for f in r]
 
 
-def fade_test(spec: str, preset: str, variant: str, args: argparse.Namespace, workdir: Path,
-              device: torch.device) -> dict:
+def fade_test(
+    spec: str, preset: str, variant: str, args: argparse.Namespace, workdir: Path, device: torch.device
+) -> dict:
     """Frames [START, END) of a render of [0, END) against a render started at START."""
     path, start, end = spec.rsplit(":", 2)
     clip = Path(path)
@@ -178,7 +192,7 @@ def fade_test(spec: str, preset: str, variant: str, args: argparse.Namespace, wo
     a, b = workdir / f"fade.{preset}.{variant}.A.mp4", workdir / f"fade.{preset}.{variant}.B.mp4"
     render(clip, a, settings, end=f"{end}f", device=device)
     render(clip, b, settings, start=f"{start}f", end=f"{end}f", device=device)
-    fa, fb = frames_of(a)[int(start):], frames_of(b)
+    fa, fb = frames_of(a)[int(start) :], frames_of(b)
     with open_video(clip, size=args.size, start=f"{start}f", end=f"{end}f") as r:
         inputs = [f.image for f in r]
     meter = FeatureMeter(device)
@@ -193,8 +207,15 @@ def fade_test(spec: str, preset: str, variant: str, args: argparse.Namespace, wo
             "pass": max(diff) <= 8 and max(ratio) <= 1.25}  # fmt: skip
 
 
-def drift_test(spec: str, preset: str, variant: str, args: argparse.Namespace, workdir: Path,
-               device: torch.device, samples: int = 8) -> dict:
+def drift_test(
+    spec: str,
+    preset: str,
+    variant: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    device: torch.device,
+    samples: int = 8,
+) -> dict:
     """Content distance over a long shot: a render of frames [0, N) against fresh one-frame
     renders (the per-frame baseline) of ``samples`` frames spread over it, the last included."""
     path, n = spec.rsplit(":", 1)
@@ -215,8 +236,9 @@ def drift_test(spec: str, preset: str, variant: str, args: argparse.Namespace, w
         render(clip, fresh_dir, settings, start=f"{k}f", end=f"{k + 1}f", device=device)
         (fresh_img,) = frames_of(fresh_dir)
         fi = meter.features(inputs[k])
-        ratios[k] = (meter.content_distance(meter.features(rendered[k]), fi)
-                     / meter.content_distance(meter.features(fresh_img), fi))
+        ratios[k] = meter.content_distance(meter.features(rendered[k]), fi) / meter.content_distance(
+            meter.features(fresh_img), fi
+        )
     return {"clip": clip.name, "preset": preset, "variant": variant, "frames": n, "size": args.size,
             "seconds_per_frame": seconds / n, "content_ratio": ratios, "max": max(ratios.values()),
             "last": ratios[picks[-1]], "pass": max(ratios.values()) <= 1.1}  # fmt: skip
@@ -230,8 +252,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None, help="longest side (default 128 on CPU, 512 on CUDA)")
     ap.add_argument("--preset", action="append", choices=list(PRESETS))
     ap.add_argument("--set", action="append", default=[], help="override, e.g. temporal.temporal_weight=1e4")
-    ap.add_argument("--baseline-preset", default="balanced", choices=list(PRESETS),
-                    help="first-frame budget of the per-frame baseline, shared by all presets of a clip")
+    ap.add_argument(
+        "--baseline-preset",
+        default="balanced",
+        choices=list(PRESETS),
+        help="first-frame budget of the per-frame baseline, shared by all presets of a clip",
+    )
     ap.add_argument("--variant", action="append", choices=list(VARIANTS))
     ap.add_argument("--fade", action="append", default=[], help="PATH:START:END fade-in test (e.g. the BBB opening)")
     ap.add_argument("--drift", action="append", default=[], help="PATH:N content drift over a long shot of N frames")
@@ -250,7 +276,13 @@ def main() -> None:
                 for variant in variants:
                     r = run(clip, preset, variant, args, Path(tmp), device, cache)
                     rows.append(r)
-                    we, sl, sp, tf, cr = r["warping_error"], r["style_loss"], r["seconds_per_frame"], r["tof"], r["content_ratio"]
+                    we, sl, sp, tf, cr = (
+                        r["warping_error"],
+                        r["style_loss"],
+                        r["seconds_per_frame"],
+                        r["tof"],
+                        r["content_ratio"],
+                    )
                     print(f"{clip.name[:24]:24} {preset:8} {variant:8} warp/input {we['render'] / we['input']:4.2f} "
                           f"baseline/render {we['baseline'] / we['render']:5.1f}x | tOF {tf['render']:.3f} "
                           f"(baseline {tf['baseline']:.3f}, frozen {tf['frozen']:.3f}) | content/baseline max "

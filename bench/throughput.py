@@ -73,8 +73,9 @@ def machine() -> dict[str, object]:
 def bench_steps(sizes: list[int], iterations: int, warmup: int, threads: int | None) -> list[dict[str, object]]:
     """s/iteration of the whole step per size, and ms of the L-BFGS direction with a full history."""
     sys.path.insert(0, str(CODE))
-    import vidstyle  # noqa: F401  # first: it sets OpenMP's wait policy before torch starts its threads
     import torch
+
+    import vidstyle  # noqa: F401  # first: it sets OpenMP's wait policy before torch starts its threads
 
     try:  # this tree's layout
         from vidstyle.image.io import fit_longest, from_uint8, resize
@@ -178,6 +179,7 @@ def bench_presets(sizes: list[int], presets: list[str], frames: int) -> list[dic
     """Seconds per frame of each preset (a shot's later frames; all passes), from real renders."""
     sys.path.insert(0, str(CODE))
     from vidstyle.render import render
+
     try:
         from vidstyle.job.events import FrameFinished
     except ImportError:  # --code: a tree from before the package layout
@@ -225,7 +227,9 @@ def main() -> None:
     args.copies = [int(c) for c in args.copies.split(",")]
     out: dict[str, object] = {"machine": machine(), "label": args.label}
     if args.scenario in ("steps", "all"):
-        out["steps"] = bench_steps([int(s) for s in args.sizes.split(",")], args.step_iterations, args.warmup, args.threads)
+        out["steps"] = bench_steps(
+            [int(s) for s in args.sizes.split(",")], args.step_iterations, args.warmup, args.threads
+        )
         out["steps_threads_budget"] = args.threads
         out["env"] = {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "KMP_BLOCKTIME")}
     if args.scenario == "presets":

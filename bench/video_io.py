@@ -24,7 +24,7 @@ import av
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoWriter, open_video  # noqa: E402
+from vidstyle.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoWriter, open_video
 
 MEDIA = Path(os.environ.get("VIDSTYLE_MEDIA", REPO.parent / "shared" / "media"))
 CLIPS = {  # resolution label -> real clip
@@ -51,8 +51,15 @@ def bench_decode(path: Path, seconds: float) -> dict:
         if elapsed >= seconds:
             break
     fps = frames / elapsed
-    return {"clip": path.name, "size": f"{info.width}x{info.height}", "codec": info.codec, "frames": frames,
-            "seconds": round(elapsed, 3), "fps": round(fps, 1), "x_realtime": round(fps / float(info.fps), 1)}
+    return {
+        "clip": path.name,
+        "size": f"{info.width}x{info.height}",
+        "codec": info.codec,
+        "frames": frames,
+        "seconds": round(elapsed, 3),
+        "fps": round(fps, 1),
+        "x_realtime": round(fps / float(info.fps), 1),
+    }
 
 
 def bench_encode(path: Path, n: int, codec: str, preset: str | None, tmp: Path) -> dict:
@@ -73,10 +80,18 @@ def bench_encode(path: Path, n: int, codec: str, preset: str | None, tmp: Path) 
             w.write(f.image)
     elapsed = time.perf_counter() - start
     fps = n / elapsed
-    return {"clip": path.name, "size": f"{info.width}x{info.height}", "codec": codec,
-            "preset": preset, "crf": DEFAULT_CRF if codec == "h264" else None, "frames": n,
-            "seconds": round(elapsed, 3), "fps": round(fps, 1), "x_realtime": round(fps / float(info.fps), 1),
-            "bytes": out.stat().st_size}
+    return {
+        "clip": path.name,
+        "size": f"{info.width}x{info.height}",
+        "codec": codec,
+        "preset": preset,
+        "crf": DEFAULT_CRF if codec == "h264" else None,
+        "frames": n,
+        "seconds": round(elapsed, 3),
+        "fps": round(fps, 1),
+        "x_realtime": round(fps / float(info.fps), 1),
+        "bytes": out.stat().st_size,
+    }
 
 
 def main() -> int:
@@ -88,8 +103,16 @@ def main() -> int:
     if missing:
         print(f"bench/video_io.py: error: clips not found: {', '.join(missing)} (set VIDSTYLE_MEDIA)", file=sys.stderr)
         return 2
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                           "pyav": av.__version__}, "decode": {}, "encode": {}}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "pyav": av.__version__,
+        },
+        "decode": {},
+        "encode": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for label, path in CLIPS.items():
             results["decode"][label] = bench_decode(path, args.seconds)
@@ -97,7 +120,9 @@ def main() -> int:
     print(f"{'':6} {'what':34} {'size':>9} {'fps':>7} {'x real time':>11}")
     for label in CLIPS:
         d = results["decode"][label]
-        print(f"{label:6} {'decode ' + d['codec'] + ' -> RGB':34} {d['size']:>9} {d['fps']:7.1f} {d['x_realtime']:11.1f}")
+        print(
+            f"{label:6} {'decode ' + d['codec'] + ' -> RGB':34} {d['size']:>9} {d['fps']:7.1f} {d['x_realtime']:11.1f}"
+        )
         for e in results["encode"][label]:
             what = f"encode {e['codec']}" + (f" crf {e['crf']} {e['preset']}" if e["preset"] else " (lossless)")
             print(f"{label:6} {what:34} {e['size']:>9} {e['fps']:7.1f} {e['x_realtime']:11.1f}")

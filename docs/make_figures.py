@@ -23,12 +23,12 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidstyle.evaluate.metrics import evaluate_files  # noqa: E402
-from vidstyle.image.io import save_image  # noqa: E402
-from vidstyle.render import render  # noqa: E402
-from vidstyle.settings import apply_overrides, preset_settings  # noqa: E402
-from vidstyle.style.stylize import stylize_image  # noqa: E402
-from vidstyle.video import open_video  # noqa: E402
+from vidstyle.evaluate.metrics import evaluate_files
+from vidstyle.image.io import save_image
+from vidstyle.render import render
+from vidstyle.settings import apply_overrides, preset_settings
+from vidstyle.style.stylize import stylize_image
+from vidstyle.video import open_video
 
 DOCS = REPO / "docs"
 CONTENT = REPO / "sample_clips" / "images" / "chelsea.jpg"
@@ -51,7 +51,9 @@ def still(size: int, device: str) -> None:
     result = stylize_image(CONTENT, [STYLE], size=size, device=device)
     out = DOCS / "result_full.png"
     save_image(result, out)
-    panel = row([Image.open(CONTENT).convert("RGB"), Image.open(STYLE).convert("RGB"), Image.open(out)], result.shape[-2])
+    panel = row(
+        [Image.open(CONTENT).convert("RGB"), Image.open(STYLE).convert("RGB"), Image.open(out)], result.shape[-2]
+    )
     panel.save(DOCS / "result.jpg", quality=88)
     out.unlink()
     print(f"still: {size} px in {time.perf_counter() - t:.0f} s -> docs/result.jpg")
@@ -84,7 +86,9 @@ def video(size: int, picks: list[int], device: str) -> None:
             sheet.paste(line, (label_w, k * (h + 8)))
             draw.text((6, k * (h + 8) + h // 2 - 6), name, fill="black")
         sheet.save(DOCS / "video_frames.jpg", quality=88)
-    summary = {name: {"mean": s["mean"], "relative_to_input": s["relative_to_input"]} for name, s in report["series"].items()}
+    summary = {
+        name: {"mean": s["mean"], "relative_to_input": s["relative_to_input"]} for name, s in report["series"].items()
+    }
     (DOCS / "video_eval.json").write_text(json.dumps({"frames": frames, "size": report["width"], "seconds": took,
                                                        "picked_frames": picks, "warping_error": summary,
                                                        "tof": report["series"]["output"]["tof"]["mean"],

@@ -35,8 +35,20 @@ def test_table_and_default_plot(cli, clips):
     src, d = clips
     code, out, err = cli("eval", src, d / "flicker.mp4", "--baseline", d / "clean.mp4", "--end", "8f", "-q")
     assert code == 0, err
-    for word in ("output", "baseline", "input", "mean", "median", "× input", "8 frames (7 pairs) at 96x52",
-                 "fidelity", "tOF", "content", "perceptual", "frozen"):
+    for word in (
+        "output",
+        "baseline",
+        "input",
+        "mean",
+        "median",
+        "× input",
+        "8 frames (7 pairs) at 96x52",
+        "fidelity",
+        "tOF",
+        "content",
+        "perceptual",
+        "frozen",
+    ):
         assert word in out, out
     plot = d / "flicker.eval.png"
     assert f"plot: {plot}" in out
@@ -48,7 +60,9 @@ def test_table_and_default_plot(cli, clips):
 def test_json_only_on_stdout(cli, clips, tmp_path):
     src, d = clips
     plot = tmp_path / "curves.png"
-    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--json", "--plot", plot, "--preset", "fast", "-q")
+    code, out, err = cli(
+        "eval", src, d / "flicker.mp4", "--end", "8f", "--json", "--plot", plot, "--preset", "fast", "-q"
+    )
     assert code == 0, err
     data = json.loads(out)  # nothing else on stdout
     assert set(data["series"]) == {"input", "output"}
@@ -100,8 +114,9 @@ def test_make_baseline_renders_the_baseline(cli, clips, tmp_path, monkeypatch):
         return d / "clean.mp4"
 
     monkeypatch.setattr("vidstyle.cli.evaluate.render_baseline", render_baseline)
-    code, out, err = cli("eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot",
-                         "--device", "cpu", "-q")
+    code, out, err = cli(
+        "eval", src, d / "flicker.mp4", "--end", "8f", "--make-baseline", "--json", "--no-plot", "--device", "cpu", "-q"
+    )
     assert code == 0, err
     # The user's --device, and a progress display (none with -q) as `vidstyle render` shows it.
     assert calls == [(src, d / "flicker.mp4", "cpu", "Silent")]
@@ -132,7 +147,10 @@ def test_make_baseline_shows_render_progress(monkeypatch, tmp_path):
         (["{src}", "{d}/notes.mp4"], "notes.mp4"),
         (["{src}", "{d}/clean.mp4"], "{src} has 96 frames, {d}/clean.mp4 has 8 frames"),
         (["{src}", "{d}/clean.mp4", "--end", "9f"], "{src} has 9 frames in the selected range, {d}/clean.mp4 has 8"),
-        (["{src}", "{d}/clean.mp4", "--end", "8f", "--plot", "{d}/no/such/dir/p.png"], "directory {d}/no/such/dir does not exist"),
+        (
+            ["{src}", "{d}/clean.mp4", "--end", "8f", "--plot", "{d}/no/such/dir/p.png"],
+            "directory {d}/no/such/dir does not exist",
+        ),
         (["{src}", "{d}/clean.mp4", "--end", "8f", "--plot", "{d}/p.jpg"], "p.jpg: the plot is a PNG"),
         (["{src}", "{d}/clean.mp4", "--baseline", "{d}/clean.mp4", "--make-baseline"], "--make-baseline"),
         (["{src}", "{d}/clean.mp4", "--frames", "1"], "--frames"),

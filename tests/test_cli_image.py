@@ -34,7 +34,7 @@ def test_image_with_two_styles_and_options(cli, data_dir, tmp_path):
 
 
 def _expect_error(cli, args, *needles, out=None):
-    code, stdout, err = cli(*args)
+    code, _stdout, err = cli(*args)
     assert code == 2, (code, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vidstyle: error:"), err

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-
 from typing import Any
+
 import pytest
 import typer.main
 
@@ -107,8 +107,11 @@ def test_a_bad_setting_names_the_flag(cli, tmp_path, args, needle):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
-    clip, style = repo / "sample_clips" / "vpf_dog_848x464_aac.mp4", repo / "sample_clips" / "styles" / "starry_night.jpg"
-    code, out, err = cli("render", clip, style, "-o", tmp_path / "o.mp4", *args)
+    clip, style = (
+        repo / "sample_clips" / "vpf_dog_848x464_aac.mp4",
+        repo / "sample_clips" / "styles" / "starry_night.jpg",
+    )
+    code, _out, err = cli("render", clip, style, "-o", tmp_path / "o.mp4", *args)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert re.search(rf"error: .*{re.escape(needle)}", err), err
     assert not (tmp_path / "o.mp4").exists()

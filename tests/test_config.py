@@ -49,8 +49,9 @@ def test_examples_load(name):
 
 
 def test_default_toml_is_generated_and_matches_the_defaults():
-    assert (CONFIGS / "default.toml").read_text() == default_config_text(), \
+    assert (CONFIGS / "default.toml").read_text() == default_config_text(), (
         "configs/default.toml is stale: regenerate it with vidstyle.config.default_config_text()"
+    )
     config = load_config(CONFIGS / "default.toml")
     assert config.preset == DEFAULT_PRESET
     assert config.settings == preset_settings(DEFAULT_PRESET)
@@ -66,6 +67,7 @@ def test_default_toml_documents_every_key():
             assert doc.strip(), f"no comment for {key!r}"
     # Every settings field appears (set or commented out).
     from vidstyle.config import SECTIONS
+
     for section, model in SECTIONS.items():
         for name in model.model_fields:
             assert re.search(rf"^#? ?{name} = ", text, re.M), f"{section}.{name} missing"
@@ -91,17 +93,23 @@ ERRORS = [
     # (file text, expected message after "film.toml: ")
     ('[optim]\niterations = "many"\n', r"line 2: optim\.iterations: Input should be a valid integer.*'many'"),
     ("size = 8\n", r"line 1: size: Input should be greater than or equal to 16 \(got 8\)"),
-    ("[[shot]]\nindex = 1\nstyle.style_weight = -5\n",
-     r"line 3: shot\[0\]\.style\.style_weight: Input should be greater than or equal to 0 \(got -5\)"),
+    (
+        "[[shot]]\nindex = 1\nstyle.style_weight = -5\n",
+        r"line 3: shot\[0\]\.style\.style_weight: Input should be greater than or equal to 0 \(got -5\)",
+    ),
     ("stlye = 1\n", r"line 1: stlye: unknown key \(did you mean style\?\)"),
     ("[optim]\niteration = 5\n", r"line 2: optim\.iteration: unknown key \(did you mean iterations\?\)"),
-    ("[[shot]]\nindex = 0\n[shot.temporal]\npasess = 3\n",
-     r"line 4: shot\[0\]\.temporal\.pasess: unknown key \(did you mean passes\?\)"),
+    (
+        "[[shot]]\nindex = 0\n[shot.temporal]\npasess = 3\n",
+        r"line 4: shot\[0\]\.temporal\.pasess: unknown key \(did you mean passes\?\)",
+    ),
     ("[shots]\ndetectr = 'content'\n", r"shots\.detectr: unknown key \(did you mean detector\?\)"),
     ('preset = "ultra"\n', r"line 1: preset: unknown preset 'ultra' \(expected fast, balanced, best\)"),
     ('styles = ["missing.jpg"]\n', r"line 1: styles\[0\]: style image not found: .*missing\.jpg"),
-    (f'styles = ["{STARRY}"]\n[[shot]]\nat = 3\nstyles = ["{WAVE}", "gone.png"]\n',
-     r"line 4: shot\[0\]\.styles\[1\]: style image not found: .*gone\.png"),
+    (
+        f'styles = ["{STARRY}"]\n[[shot]]\nat = 3\nstyles = ["{WAVE}", "gone.png"]\n',
+        r"line 4: shot\[0\]\.styles\[1\]: style image not found: .*gone\.png",
+    ),
     ("[optim]\ninit = 'start.png'\n", r"line 2: optim\.init: start image not found: .*start\.png"),
     ("[style]\nstyle_weight 5\n", r"line 2: invalid TOML \(Expected '=' after a key in a key/value pair\)"),
     ("[[shot]]\nstyle.style_weight = 5\n", r"line 1: shot\[0\]: needs a selector"),
@@ -110,8 +118,10 @@ ERRORS = [
     ("[[shot]]\nindex = -1\n", r"line 2: shot\[0\]\.index\[0\]: Input should be greater than or equal to 0"),
     ("[[shot]]\nat = 'soon'\n", r"line 2: shot\[0\]\.at\[0\]: cannot read 'soon'"),
     ("[[shot]]\nindex = 0\nsize = 256\n", r"shot\[0\]: size applies to the whole video and cannot change per shot"),
-    (f'styles = ["{STARRY}", "{WAVE}"]\n[[shot]]\nindex = 2\nstyles = ["{WAVE}"]\nstyle.style_blend = [1, 2]\n',
-     r"line 5: shot\[0\]\.style\.style_blend: style_blend has 2 weights for 1 style images"),
+    (
+        f'styles = ["{STARRY}", "{WAVE}"]\n[[shot]]\nindex = 2\nstyles = ["{WAVE}"]\nstyle.style_blend = [1, 2]\n',
+        r"line 5: shot\[0\]\.style\.style_blend: style_blend has 2 weights for 1 style images",
+    ),
     ("[style]\nstyle_blend = [1, -1]\n", r"line 2: style\.style_blend: weights must be non-negative"),
     ("[temporal]\nlong_term = [2, 4]\n", r"line 2: temporal\.long_term: long-term offsets must be"),
     ("[shots]\ncuts = [12, 'x']\n", r"line 2: shots\.cuts\[1\]: cannot read 'x'"),
@@ -142,23 +152,31 @@ def test_unreadable_config_files(tmp_path):
 
 def test_combination_error_names_the_shot(tmp_path):
     # Each block is valid on its own; shot 1 gets both, and the second sets a blend for 2 images on 1.
-    path = write(tmp_path, f'styles = ["{STARRY}", "{WAVE}"]\n'
-                           f'[[shot]]\nat = "12s"\nstyles = ["{WAVE}"]\n'
-                           f'[[shot]]\nindex = 1\nstyle.style_blend = [1, 2]\n')
+    path = write(
+        tmp_path,
+        f'styles = ["{STARRY}", "{WAVE}"]\n'
+        f'[[shot]]\nat = "12s"\nstyles = ["{WAVE}"]\n'
+        f"[[shot]]\nindex = 1\nstyle.style_blend = [1, 2]\n",
+    )
     config = load_config(path)
     shots = bbb_shots()
     assert config.settings_for(shots[0]).style.style_blend is None
     with pytest.raises(VidstyleError) as info:
         config.settings_for(shots[1])
-    assert re.fullmatch(rf"{re.escape(str(path))}: shot 1: frames 283-375, .*: line 7: shot\[1\]\.style\.style_blend: "
-                        r"style_blend has 2 weights for 1 style images", str(info.value)), str(info.value)
+    assert re.fullmatch(
+        rf"{re.escape(str(path))}: shot 1: frames 283-375, .*: line 7: shot\[1\]\.style\.style_blend: "
+        r"style_blend has 2 weights for 1 style images",
+        str(info.value),
+    ), str(info.value)
 
 
 # -- per-shot selection -------------------------------------------------------------------------
 
 
 def test_selection_by_index_time_and_range(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [[shot]]
 index = [0, 3]
 optim.iterations = 10
@@ -175,7 +193,8 @@ temporal.passes = 3
 [[shot]]
 index = 9
 optim.min_side = 64
-""")
+""",
+    )
     config = load_config(path)
     shots = bbb_shots()
     got = [config.settings_for(s).optim for s in shots]
@@ -191,13 +210,15 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path, monkeypatch)
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "art.jpg").write_bytes(STARRY.read_bytes())
-    path = write(folder, 'styles = "art.jpg"\n')
+    write(folder, 'styles = "art.jpg"\n')
     monkeypatch.chdir(tmp_path)
     assert load_config(Path("cfg") / "film.toml").settings.styles == (folder / "art.jpg",)
 
 
 def test_layers_with_and_without_shot_blocks(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 preset = "fast"
 [optim]
 iterations = 300
@@ -205,7 +226,8 @@ iterations = 300
 index = 1
 optim.iterations = 900
 style.style_weight = 500.0
-""")
+""",
+    )
     config = load_config(path)
     shot0, shot1 = bbb_shots()[:2]
     assert config.settings_for(shot0).optim.iterations == 300  # the file beats its preset
@@ -251,17 +273,29 @@ def test_command_line_errors_name_the_option():
         config_from_options({"styles": ["nope.jpg"]})
     with pytest.raises(VidstyleError, match=r"^command line: preset: unknown preset 'x'"):
         config_from_options({"preset": "x"})
-    with pytest.raises(VidstyleError, match=r"^command line: shots\.cuts: cannot read '1,,2'|^command line: shots\.cuts"):
+    with pytest.raises(
+        VidstyleError, match=r"^command line: shots\.cuts: cannot read '1,,2'|^command line: shots\.cuts"
+    ):
         config_from_options({"shots": {"cuts": "1,,2"}})
     with pytest.raises(VidstyleError, match=r"^command line: encode\.crf: Input should be"):
         config_from_options({"encode": {"crf": -3}})
-    with pytest.raises(VidstyleError, match=r"^command line: optim\.iteratons: unknown key \(did you mean iterations\?\)"):
+    with pytest.raises(
+        VidstyleError, match=r"^command line: optim\.iteratons: unknown key \(did you mean iterations\?\)"
+    ):
         config_from_options({"optim": {"iteratons": 3}})
 
 
 def test_config_from_options_alone():
-    config = config_from_options({"size": 0, "styles": [str(STARRY)], "optim": {"iterations": 77},
-                                  "shots": {"cuts": "11.8,360f"}, "encode": {"crf": 20}, "temporal": None})
+    config = config_from_options(
+        {
+            "size": 0,
+            "styles": [str(STARRY)],
+            "optim": {"iterations": 77},
+            "shots": {"cuts": "11.8,360f"},
+            "encode": {"crf": 20},
+            "temporal": None,
+        }
+    )
     assert isinstance(config, RenderConfig) and config.source == COMMAND_LINE
     s = config.settings
     assert s.size is None and s.styles == (STARRY,) and s.optim.iterations == 77
@@ -282,6 +316,7 @@ def test_find_shots_with_given_cuts(tmp_path):
 
 def test_split_frames_the_renderer_decoded(tmp_path):
     from vidstyle.video import open_video
+
     dog = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
     with open_video(dog, size=32, start="10f", stride=2) as reader:
         frames = list(reader)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vidstyle.image.io import load_image
-from vidstyle.style.optimize import minimize
 from vidstyle.render import render
 from vidstyle.settings import StyleSettings, apply_overrides, preset_settings
+from vidstyle.style.optimize import minimize
 from vidstyle.style.stylize import Stylizer
 from vidstyle.video import open_video
 

@@ -31,7 +31,10 @@ def meter() -> FeatureMeter:
 
 def pan(photo: np.ndarray, n: int, step: int = 2) -> list[EvalFrame]:
     """A real image panned by ``step`` pixels per frame."""
-    return [EvalFrame(i, i / 25, np.ascontiguousarray(photo[20 : 20 + H, 8 + step * i : 8 + step * i + W])) for i in range(n)]
+    return [
+        EvalFrame(i, i / 25, np.ascontiguousarray(photo[20 : 20 + H, 8 + step * i : 8 + step * i + W]))
+        for i in range(n)
+    ]
 
 
 def test_tof_is_the_mean_length_of_the_flow_difference():

@@ -44,8 +44,23 @@ def _one_line(code: int, err: str) -> None:
 )  # fmt: skip
 def test_render_refuses_non_finite_or_overflowing_numbers(cli, tmp_path, option, value):
     out = tmp_path / "o.mp4"
-    cheap = ["--size", "32", "--end", "2f", "--iterations", "1", "--frame-iterations", "1", "--flow-workers", "0",
-             "--cuts", "none", "--device", "cpu", "-q"]  # in case a value were wrongly accepted
+    cheap = [
+        "--size",
+        "32",
+        "--end",
+        "2f",
+        "--iterations",
+        "1",
+        "--frame-iterations",
+        "1",
+        "--flow-workers",
+        "0",
+        "--cuts",
+        "none",
+        "--device",
+        "cpu",
+        "-q",
+    ]  # in case a value were wrongly accepted
     code, _, err = cli("render", CLIP, STARRY, "-o", out, *cheap, option, value)
     _one_line(code, err)
     assert option in err, err
@@ -104,7 +119,9 @@ def test_python_api_refuses_non_finite_numbers():
                                            ("tv_weight", r"style\.tv_weight")])  # fmt: skip
 def test_a_loss_that_turns_non_finite_stops_the_image_naming_the_setting(field, setting):
     style = StyleSettings().model_copy(update={field: math.inf})  # model_copy skips validation, as a caller may
-    with pytest.raises(VidstyleError, match=f"the {field.removesuffix('_weight')} loss became infinite or NaN.*{setting}"):
+    with pytest.raises(
+        VidstyleError, match=f"the {field.removesuffix('_weight')} loss became infinite or NaN.*{setting}"
+    ):
         stylize_image(CONTENT, [STYLE], size=32, style=style, optim=OptimSettings(iterations=3), device="cpu")
 
 
@@ -113,7 +130,9 @@ def test_the_setting_is_named_also_when_the_optimisers_own_check_fires_first():
     generic message is replaced by one naming the term that went wrong first."""
     style = StyleSettings().model_copy(update={"style_weight": math.inf})
     with pytest.raises(VidstyleError, match=r"the style loss became infinite or NaN.*style\.style_weight"):
-        stylize_image(CONTENT, [STYLE], size=24, style=style, optim=OptimSettings(iterations=120, scales=1), device="cpu")
+        stylize_image(
+            CONTENT, [STYLE], size=24, style=style, optim=OptimSettings(iterations=120, scales=1), device="cpu"
+        )
 
 
 def test_a_temporal_loss_that_turns_non_finite_stops_the_render_before_storing_a_frame(tmp_path):
@@ -121,7 +140,9 @@ def test_a_temporal_loss_that_turns_non_finite_stops_the_render_before_storing_a
                                                     "temporal": {"frame_iterations": 2}, "flow": {"workers": 0}})  # fmt: skip
     bad = good.model_copy(update={"temporal": good.temporal.model_copy(update={"temporal_weight": math.inf})})
     out, job = tmp_path / "o.mp4", tmp_path / "job"
-    with pytest.raises(VidstyleError, match=r"frame 1 \(pass 1\): the temporal loss became infinite or NaN.*temporal\.temporal_weight"):
+    with pytest.raises(
+        VidstyleError, match=r"frame 1 \(pass 1\): the temporal loss became infinite or NaN.*temporal\.temporal_weight"
+    ):
         render(CLIP, out, bad, job=job, end="3f", device="cpu")
     assert not out.exists()
     assert [pos for (_, pos) in Job(job).results()] == [0], "only the first frame (no temporal term) is stored"

@@ -42,7 +42,7 @@ def loaded(gt_pairs):
 def test_dis_rubberwhale_epe(loaded):
     a, b, gt, valid = loaded["RubberWhale"]
     flow = DISFlow().compute(a, b)
-    assert flow.shape == a.shape[:2] + (2,) and flow.dtype == np.float32
+    assert flow.shape == (*a.shape[:2], 2) and flow.dtype == np.float32
     epe = endpoint_error(flow, gt, valid)
     zero = endpoint_error(np.zeros_like(flow), gt, valid)
     print(f"\nRubberWhale EPE: DIS medium {epe:.3f}, zero flow {zero:.3f}")
@@ -157,7 +157,10 @@ def test_backend_options_from_settings(tmp_path):
     assert backend_options(far, refine=3, device="cpu") == {"scale": 0.5}
     raft = s.model_copy(update={"backend": "raft"})
     assert backend_options(raft, refine=None, device="cpu", download=False) == {
-        "weights_path": weights, "scale": 0.5, "device": "cpu", "download": False,
+        "weights_path": weights,
+        "scale": 0.5,
+        "device": "cpu",
+        "download": False,
     }
     with pytest.raises(TypeError, match="unknown flow backend options: wieghts"):
         backend_options(s, wieghts=1)

@@ -35,7 +35,9 @@ def frames(media):
 def _random_entry(lo=3, hi=4, h=10, w=12, seed=0) -> PairEntry:
     rng = np.random.default_rng(seed)
     f = lambda *s: rng.normal(0, 4, s).astype(np.float16)  # noqa: E731
-    return PairEntry(lo, hi, f(h, w, 2), f(h, w, 2), rng.random((h, w)).astype(np.float16), rng.random((h, w)).astype(np.float16))
+    return PairEntry(
+        lo, hi, f(h, w, 2), f(h, w, 2), rng.random((h, w)).astype(np.float16), rng.random((h, w)).astype(np.float16)
+    )
 
 
 def test_entry_round_trip_is_lossless_for_float16(tmp_path):
@@ -149,7 +151,7 @@ def test_links_direction_and_long_term_combination(tmp_path, frames):
     assert {k: link.source for k, link in last.links.items()} == {1: 10, 2: 9, 4: 7}
     np.testing.assert_array_equal(last.image, frames[-1][1])
     # The warping flow is i→j, the weights those of frame i, as computed directly.
-    (i, img_i), (j, img_j) = frames[-1], frames[-2]
+    (_i, img_i), (_j, img_j) = frames[-1], frames[-2]
     fij = DISFlow().compute(img_i, img_j).astype(np.float16).astype(np.float32)
     fji = DISFlow().compute(img_j, img_i).astype(np.float16).astype(np.float32)
     np.testing.assert_array_equal(last.links[1].flow, fij)
@@ -214,9 +216,8 @@ def test_pipeline_input_errors(tmp_path, frames):
 
 def test_worker_errors_reach_the_caller(tmp_path):
     tiny = [(0, np.zeros((8, 8, 3), np.uint8)), (1, np.zeros((8, 8, 3), np.uint8))]
-    with FlowPipeline(tmp_path, workers=1) as fp:
-        with pytest.raises(VidstyleError, match="too small"):
-            list(fp.iterate(tiny))
+    with FlowPipeline(tmp_path, workers=1) as fp, pytest.raises(VidstyleError, match="too small"):
+        list(fp.iterate(tiny))
 
 
 def test_cached_entry_loads_else_computes_and_stores(tmp_path, frames, monkeypatch):

@@ -73,7 +73,7 @@ def test_exact_flow_marks_exactly_the_trailing_edge():
 
 
 def test_dis_recovers_the_square_and_flags_its_trailing_edge():
-    a, b, fab_true, _ = moving_square()
+    a, b, _fab_true, _ = moving_square()
     dis = DISFlow()
     fab, fba = dis.compute(a, b), dis.compute(b, a)
     inner = fab[Y0 + 4 : Y0 + SQ - 4, X0 + 4 : X0 + SQ - 4]

@@ -34,7 +34,7 @@ def test_flo_reads_ground_truth_layout(media):
 def test_flo_rejects_garbage(tmp_path, content):
     p = tmp_path / "bad.flo"
     p.write_bytes(content)
-    with pytest.raises(VidstyleError, match="bad.flo"):
+    with pytest.raises(VidstyleError, match=r"bad\.flo"):
         read_flo(p)
 
 

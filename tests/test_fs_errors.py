@@ -46,9 +46,8 @@ def _fill(mnt: Path, leave: int) -> Path:
     """Fill the tmpfs up to ``leave`` free bytes with one file (removed to free the space)."""
     filler = mnt / "filler"
     free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
-    with open(filler, "wb") as f:
-        with contextlib.suppress(OSError):
-            f.write(b"\0" * max(0, free - leave))
+    with open(filler, "wb") as f, contextlib.suppress(OSError):
+        f.write(b"\0" * max(0, free - leave))
     return filler
 
 

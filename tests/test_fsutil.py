@@ -23,8 +23,7 @@ def test_finished_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_path(tmp_path / "clip.mp4") as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("encoder died")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "clip.mp4") as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("encoder died")
     assert list(tmp_path.iterdir()) == []

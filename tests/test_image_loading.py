@@ -7,13 +7,12 @@ decompression-bomb error. The still loader and the image-sequence reader agree p
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from vidstyle.image.load import BACKGROUND, REDUCE_ABOVE_PIXELS, read_rgb8
 from vidstyle.image.io import load_image
+from vidstyle.image.load import BACKGROUND, REDUCE_ABOVE_PIXELS, read_rgb8
 from vidstyle.video import open_video
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from vidstyle.errors import VidstyleError
+from vidstyle.job.status import job_status
 from vidstyle.job.store import Job, JobBusyError, decode_png
 from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
-from vidstyle.job.status import job_status
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
@@ -206,7 +206,9 @@ def test_ctrl_c_stops_cleanly_and_the_render_resumes(tmp_path):
     frames = 3
     swap = {"--frame-iterations": "1500", "--end": f"{frames}f"}
     slow = [swap.get(b, a) for b, a in zip(["", *_cli(out, job)], _cli(out, job))]
-    proc = subprocess.Popen(slow, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_as_from_a_shell)
+    proc = subprocess.Popen(
+        slow, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_as_from_a_shell
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until the first frame is stored
         if (job / "manifest.jsonl").exists() and _results(job):

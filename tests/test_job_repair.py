@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vidstyle.cli import run
-from vidstyle.job.store import Job, decode_png
 from vidstyle.job.events import Note
+from vidstyle.job.status import job_status
+from vidstyle.job.store import Job, decode_png
 from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
-from vidstyle.job.status import job_status
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
@@ -129,7 +129,7 @@ def test_a_line_cut_mid_write_never_swallows_the_next_one(job, reference):
     # An older vidstyle glued the next line onto the cut one: the whole second line is kept.
     lines = _manifest_lines(job)
     glued = lines[-2][: len(lines[-2]) // 2] + lines[-1]
-    (job / "manifest.jsonl").write_text("\n".join(lines[:-2] + [glued]) + "\n")
+    (job / "manifest.jsonl").write_text("\n".join([*lines[:-2], glued]) + "\n")
     assert job_status(job).done == FRAMES - 1
     notes, result = _rerender(job)
     assert result.computed == 1 and any("dropped 1 damaged line" in n for n in notes), notes
@@ -155,7 +155,7 @@ def test_random_bytes_in_a_flow_entry_are_recomputed(job, reference):
     entry.write_bytes(bytes(data))
     for p in (job / "passes" / "1").glob("00000[12].png"):  # frames that need that flow
         p.unlink()
-    notes, result = _rerender(job)
+    _notes, result = _rerender(job)
     assert result.computed == 2
     _same_frames(job, reference)
 

@@ -59,7 +59,7 @@ def test_a_render_failing_after_decoding_but_before_any_frame_leaves_no_job(tmp_
         def settings_for(self, shot):
             return base if shot.index == 0 else gone
 
-    with pytest.raises(VidstyleError, match="gone.jpg: style image of shot 1 not found"):
+    with pytest.raises(VidstyleError, match=r"gone\.jpg: style image of shot 1 not found"):
         render(CLIP, tmp_path / "o.mp4", Plan(), end="4f", device="cpu",
                cuts=[0, 2])  # fmt: skip
     assert list(tmp_path.iterdir()) == []
@@ -111,5 +111,5 @@ def test_probe_count_and_render_judge_mixed_sizes_alike(cli, tmp_path):
                               "--iterations", "2", "--flow-workers", "0", "--cuts", "none", "--device", "cpu", "-q")  # fmt: skip
     _one_line(code, render_err, "2.png", "is 48x64, the sequence is 64x48")
     assert probe_err == render_err
-    code, out, _ = cli("probe", seq)  # without --count: headers only, as before
+    code, _out, _ = cli("probe", seq)  # without --count: headers only, as before
     assert code == 0

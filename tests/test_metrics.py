@@ -68,7 +68,7 @@ def test_positive_for_flicker_and_noise(photo):
 
 
 def test_masked_pixels_are_ignored(photo):
-    a, b, fwd, bwd = translated_pair(photo, 0, 0)
+    a, b, fwd, _bwd = translated_pair(photo, 0, 0)
     mask = np.zeros((H, W), bool)
     mask[:, : W // 2] = True
     bad = b.copy()
@@ -107,14 +107,17 @@ def pan(photo: np.ndarray, n: int, step: int = 2) -> list[EvalFrame]:
 def test_stream_measures_several_videos_with_one_flow(photo, tmp_path):
     frames = pan(photo, 6)
     jitter = np.random.default_rng(1).uniform(-30, 30, len(frames))
-    flicker = [EvalFrame(f.index, f.time, np.clip(f.image + j, 0, 255).astype(np.uint8)) for f, j in zip(frames, jitter)]
+    flicker = [
+        EvalFrame(f.index, f.time, np.clip(f.image + j, 0, 255).astype(np.uint8)) for f, j in zip(frames, jitter)
+    ]
     backend = CountingFlow()
     from vidstyle.flow import FlowCache
 
     cache = FlowCache(tmp_path / "cache", backend.identity(), source="pan")
     done: list[int] = []
-    report = warping_errors(frames, {"output": flicker, "copy": list(frames)}, backend=backend, cache=cache,
-                            progress=done.append)
+    report = warping_errors(
+        frames, {"output": flicker, "copy": list(frames)}, backend=backend, cache=cache, progress=done.append
+    )
     assert backend.calls == 2 * 5  # both directions, once per pair, shared by the three videos
     assert done == [1, 2, 3, 4, 5, 6]
     assert report.frames == 6 and report.pairs == 5 and report.size == (W, H)
@@ -199,8 +202,15 @@ def test_real_clip_frame_counts_must_agree(dog_clips):
 def test_nice_ticks_and_chart():
     assert nice_ticks(0, 0.023) == pytest.approx([0, 0.005, 0.01, 0.015, 0.02, 0.025])
     assert nice_ticks(0, 10, 6) == pytest.approx([0, 2, 4, 6, 8, 10])
-    img = line_chart([0, 1, 2, 3], {"a": [0.1, float("nan"), 0.3, 0.2], "b": [0, 0, 0, 0]},
-                     title="t", xlabel="x", ylabel="y", size=(400, 200), means={"a": 0.2, "b": 0.0})
+    img = line_chart(
+        [0, 1, 2, 3],
+        {"a": [0.1, float("nan"), 0.3, 0.2], "b": [0, 0, 0, 0]},
+        title="t",
+        xlabel="x",
+        ylabel="y",
+        size=(400, 200),
+        means={"a": 0.2, "b": 0.0},
+    )
     assert img.size == (400, 200) and img.mode == "RGB"
     px = np.asarray(img)
     assert (px < 250).any() and (px == 255).any()  # something drawn on a white background

@@ -108,7 +108,7 @@ def reference_two_loop(grads: list[torch.Tensor], history: int) -> list[torch.Te
             ok = ys > 1e-10
             rho = torch.where(ok, 1.0 / ys, torch.zeros_like(ys))
             h_diag = torch.where(ok, ys / yy, h_diag)
-            pairs = (pairs + [(s, y, rho)])[-history:]
+            pairs = ([*pairs, (s, y, rho)])[-history:]
             q, alphas = -g, []
             for s_, y_, rho_ in reversed(pairs):
                 a = rho_ * (s_ * q).sum(1, keepdim=True)

@@ -68,7 +68,10 @@ CASES = [
     (["render", "frames", "style.jpg", "-o", "o.mp4", "--job", "frames"], "the job directory is the same folder"),
     (["render", "x.mp4", "style.jpg", "-o", "jobdir/o.mp4", "--job", "jobdir"], "overlap"),
     (["render", "x.mp4", "style.jpg", "-o", "o.mp4", "--job", "x.mp4"], "would replace the input"),
-    (["render", "x.mp4", "style.jpg", "-o", "o.mp4", "--config", "cfg/c.toml", "--job", "cfg"], "would hold the config"),
+    (
+        ["render", "x.mp4", "style.jpg", "-o", "o.mp4", "--config", "cfg/c.toml", "--job", "cfg"],
+        "would hold the config",
+    ),
     # image: the output replaces the content, a style (also through a link), or the start image
     (["image", "a.png", "style.jpg", "-o", "a.png"], "a.png: the output would replace the content image"),
     (["image", "a.png", "style.jpg", "-o", "style.jpg"], "style.jpg: the output would replace the style image"),
@@ -110,7 +113,9 @@ def test_the_check_itself(tmp_path):
     check_apart([output_target(tmp_path / "sub" / "o.mp4")], [Source("input", clip)])
     # two targets may not overlap
     with pytest.raises(VidstyleError, match="overlap"):
-        check_apart([Target("output", tmp_path / "sub" / "o.mp4"), Target("job directory", tmp_path / "sub", "folder")], [])
+        check_apart(
+            [Target("output", tmp_path / "sub" / "o.mp4"), Target("job directory", tmp_path / "sub", "folder")], []
+        )
 
 
 def test_outputs_beside_the_inputs_are_fine(cli, work):

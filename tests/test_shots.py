@@ -11,8 +11,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.shots import (
     THRESHOLDS,
     Cut,
-    ShotsSettings,
     FrameTimes,
+    ShotsSettings,
     analyse_cuts,
     black_cuts,
     cut_position,
@@ -166,7 +166,11 @@ def test_parse_cuts_errors(text):
 
 def test_parse_cuts():
     assert parse_cuts("11.8,15.7s, 360f,1:02.5") == [
-        Position(seconds=11.8), Position(seconds=15.7), Position(frame=360), Position(seconds=62.5)]
+        Position(seconds=11.8),
+        Position(seconds=15.7),
+        Position(frame=360),
+        Position(seconds=62.5),
+    ]
 
 
 def test_black_cuts():
@@ -181,6 +185,6 @@ def test_black_cuts():
 def test_filter_short_keeps_the_earlier_cut():
     ft = timeline(100)
     cuts = [Cut(p, p, p / 24, 1.0, "adaptive") for p in (5, 30, 36, 36, 80)]
-    kept = filter_short(cuts + [Cut(36, 36, 1.5, None, "black")], ft, 0.5)
+    kept = filter_short([*cuts, Cut(36, 36, 1.5, None, "black")], ft, 0.5)
     assert [c.position for c in kept] == [30, 80]  # 5 is too close to the start, 36 to 30
     assert kept[0].reason == "adaptive"

@@ -6,9 +6,16 @@ import pytest
 import torch
 
 from vidstyle.image.io import load_image, resize
-from vidstyle.temporal.schedule import pass_step, pass_tasks, shot_schedule
 from vidstyle.settings import TemporalSettings
-from vidstyle.temporal.terms import TemporalLoss, WarpedFrame, multipass_start, temporal_term, warp_previous, warped_start
+from vidstyle.temporal.schedule import pass_step, pass_tasks, shot_schedule
+from vidstyle.temporal.terms import (
+    TemporalLoss,
+    WarpedFrame,
+    multipass_start,
+    temporal_term,
+    warp_previous,
+    warped_start,
+)
 
 
 @pytest.fixture(scope="module")

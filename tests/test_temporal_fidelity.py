@@ -7,6 +7,7 @@ per-frame first-frame budget), which is what the video shows there.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,9 @@ def faded_vs_fresh(clip: Path, tmp: Path, start: int, meter: FeatureMeter, **tem
     ratios = []
     for x, y, i in zip(fa, fb, inputs):
         fi = meter.features(i)
-        ratios.append(meter.content_distance(meter.features(x / 255), fi) / meter.content_distance(meter.features(y / 255), fi))
+        ratios.append(
+            meter.content_distance(meter.features(x / 255), fi) / meter.content_distance(meter.features(y / 255), fi)
+        )
     brightness = [abs(float(x.mean()) - float(y.mean())) for x, y in zip(fa, fb)]
     return brightness, ratios
 
@@ -101,7 +104,7 @@ def test_a_static_clip_stays_static(source, tmp_path):
     render(clip, tmp_path / "still_out.mp4", settings(), device="cpu")
     out = frames_of(tmp_path / "still_out.mp4")[1:]  # frame 0 had the first-frame budget
     drift = [abs(float(f.mean()) - float(out[0].mean())) for f in out]
-    steps = [float(np.abs(b - a).mean()) for a, b in zip(out, out[1:])]
+    steps = [float(np.abs(b - a).mean()) for a, b in itertools.pairwise(out)]
     assert max(drift) < 1.0, drift  # no creeping brightness change
     # The first later frames still finish converging (the first frame had a short budget);
     # then the painting settles: no creeping texture change from frame to frame.
@@ -165,6 +168,8 @@ def test_the_still_budget_follows_the_input_change():
 
 def test_with_the_still_budget_an_unchanged_clip_is_not_repainted(source, tmp_path):
     clip = write(tmp_path / "still.mp4", [source[0]] * 5)
-    render(clip, tmp_path / "still_out.mkv", settings(still_change=4.0), device="cpu", encode=EncodeSettings(codec="ffv1"))
+    render(
+        clip, tmp_path / "still_out.mkv", settings(still_change=4.0), device="cpu", encode=EncodeSettings(codec="ffv1")
+    )
     out = frames_of(tmp_path / "still_out.mkv")
     assert max(float(np.abs(f - out[0]).mean()) for f in out[1:]) < 0.5

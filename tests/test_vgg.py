@@ -100,7 +100,7 @@ def test_torchvision_weights_load_from_a_local_file(tmp_path):
 def test_bad_weights_files_give_clear_errors(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_text("not weights")
-    with pytest.raises(VidstyleError, match="bad.pth"):
+    with pytest.raises(VidstyleError, match=r"bad\.pth"):
         load_caffe_weights(bad)
     with pytest.raises(VidstyleError, match="not found"):
         load_torchvision_weights(tmp_path / "missing.pth")

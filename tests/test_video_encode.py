@@ -28,7 +28,7 @@ def _audio_packets(path: Path) -> list[list[tuple[bytes, Fraction | None]]]:
     """Per audio stream: (payload, time) of every packet."""
     out = []
     with av.open(str(path)) as c:
-        for s in c.streams.audio:
+        for _s in c.streams.audio:
             out.append([])
         streams = list(c.streams.audio)
         if streams:
@@ -81,7 +81,8 @@ def test_round_trip_mp4_copies_audio(media, tmp_path, name):
     _assert_audio_copied(src, out)
     si, oi = probe(src), probe(out)
     assert [(a.codec, a.channels, a.sample_rate) for a in oi.audio] == [
-        (a.codec, a.channels, a.sample_rate) for a in si.audio]
+        (a.codec, a.channels, a.sample_rate) for a in si.audio
+    ]
     assert oi.rotation == 0 and oi.codec == "h264" and oi.pix_fmt == "yuv420p"
     assert oi.time_base == si.time_base  # MP4 to MP4: the very same clock
 
@@ -107,8 +108,12 @@ def test_two_audio_streams_both_copied(media, tmp_path):
                 continue
             if packet.stream.type == "audio":
                 twin = av.Packet(bytes(packet))
-                twin.pts, twin.dts, twin.duration, twin.time_base = (packet.pts, packet.dts, packet.duration,
-                                                                     packet.time_base)
+                twin.pts, twin.dts, twin.duration, twin.time_base = (
+                    packet.pts,
+                    packet.dts,
+                    packet.duration,
+                    packet.time_base,
+                )
                 twin.stream = a2
                 out.mux(twin)
                 packet.stream = a1
@@ -228,18 +233,16 @@ def test_odd_size_padded_for_h264(tmp_path):
 
 def test_writer_exception_leaves_nothing(tmp_path):
     out = tmp_path / "broken.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(out, width=64, height=48, fps=25) as writer:
-            writer.write(np.zeros((48, 64, 3), np.uint8))
-            raise RuntimeError("stylisation crashed")
+    with pytest.raises(RuntimeError), VideoWriter(out, width=64, height=48, fps=25) as writer:
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+        raise RuntimeError("stylisation crashed")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_writer_without_frames_fails_cleanly(tmp_path):
     out = tmp_path / "empty.mp4"
-    with pytest.raises(VidstyleError, match="no frames"):
-        with VideoWriter(out, width=64, height=48, fps=25):
-            pass
+    with pytest.raises(VidstyleError, match="no frames"), VideoWriter(out, width=64, height=48, fps=25):
+        pass
     assert list(tmp_path.iterdir()) == []
 
 
@@ -261,8 +264,12 @@ def test_sequence_out_and_in(tmp_path):
     (tmp_path / "keep.txt").write_text("x")
     with open_video(frames_dir / "%06d.png", stride=3) as reader:
         encode_like(reader, tmp_path / "shot_%03d.jpg", reader)
-    assert sorted(p.name for p in tmp_path.glob("shot_*.jpg")) == ["shot_000.jpg", "shot_001.jpg",
-                                                                  "shot_002.jpg", "shot_003.jpg"]
+    assert sorted(p.name for p in tmp_path.glob("shot_*.jpg")) == [
+        "shot_000.jpg",
+        "shot_001.jpg",
+        "shot_002.jpg",
+        "shot_003.jpg",
+    ]
     assert not list(tmp_path.glob(".*part*"))
 
 

@@ -14,8 +14,11 @@ from vidstyle.video.timeline import Position, fit_size
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
-VFR = {"opencv_tree_320x240_cinepak.avi", "moviepy_fire2_1280x720_rot180_aac.mp4",
-       "imageio_handwave_640x480_h264-in-webm.webm"}
+VFR = {
+    "opencv_tree_320x240_cinepak.avi",
+    "moviepy_fire2_1280x720_rot180_aac.mp4",
+    "imageio_handwave_640x480_h264-in-webm.webm",
+}
 
 
 def _manifest(media: Path) -> list[dict]:

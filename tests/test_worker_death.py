@@ -8,6 +8,7 @@ process it started must be gone within seconds, and the caller's pipes must reac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,7 +67,9 @@ def test_flow_workers_die_with_the_render(tmp_path, sig):
     cmd = [sys.executable, "-m", "vidstyle", "render", str(CLIP), str(STARRY), "-o", str(tmp_path / "o.mp4"),
            "--size", "48", "--end", "40f", "--preset", "fast", "--iterations", "30", "--frame-iterations", "20",
            "--flow-workers", "1", "--cuts", "none", "--device", "cpu", "-q"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     started: list[int] = []
     try:
         deadline = time.monotonic() + 180
@@ -88,13 +91,11 @@ def test_flow_workers_die_with_the_render(tmp_path, sig):
             time.sleep(0.1)
         left = [(k, _cmdline(k)) for k in started if _alive(k)]
         assert not left, f"still running after the render died: {left}"
-        out, err = proc.communicate(timeout=10)  # EOF: nothing holds the caller's pipes any more
+        _out, err = proc.communicate(timeout=10)  # EOF: nothing holds the caller's pipes any more
         assert b"Traceback" not in err
     finally:
         for k in [*started, *_descendants(proc.pid)]:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(k, signal.SIGKILL)
-            except OSError:
-                pass
         if proc.poll() is None:
             proc.kill()

@@ -9,10 +9,11 @@ from vidstyle.compute.threads import configure_openmp
 configure_openmp()  # before anything imports torch: OpenMP reads its wait policy once
 
 
-from vidstyle.errors import VidstyleError
-from vidstyle.render import render
-from vidstyle.settings import OptimSettings, StyleSettings
-from vidstyle.style.stylize import Stylizer, optimize_image, stylize_image
+# The rest imports torch, so it comes after the OpenMP setup above.
+from vidstyle.errors import VidstyleError  # noqa: E402
+from vidstyle.render import render  # noqa: E402
+from vidstyle.settings import OptimSettings, StyleSettings  # noqa: E402
+from vidstyle.style.stylize import Stylizer, optimize_image, stylize_image  # noqa: E402
 
 # ``vidstyle.render`` is the function (the module stays importable as ``vidstyle.render``
 # through ``from vidstyle.render import ...``).

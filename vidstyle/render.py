@@ -158,7 +158,13 @@ def render(
         raise file_error(job_dir, "exists and is not a directory")
     j = Job(job_dir)
     check_styles(base, "")
-    decode_key = {"input": input_identity(input), "size": base.size, "start": _str(start), "end": _str(end), "stride": stride}
+    decode_key = {
+        "input": input_identity(input),
+        "size": base.size,
+        "start": _str(start),
+        "end": _str(end),
+        "stride": stride,
+    }
     ctx = _Context(input, output, plan, j, shots_settings, start, end, stride, encode, dev, implicit or redo_changed,
                    emit, decode_key, lambda st: check_apart(targets, settings_sources(st)), split)  # fmt: skip
 
@@ -217,7 +223,7 @@ def discard_if_empty(j: Job) -> None:
     try:
         if j.results():
             return
-    except Exception:  # noqa: BLE001 - an unreadable manifest holds nothing we can use either
+    except Exception:
         pass
     shutil.rmtree(j.root, ignore_errors=True)
 
@@ -285,7 +291,9 @@ def _run(ctx: _Context) -> tuple[list[FrameRecord], list[Shot]]:
         repaired(j, ctx.emit, f"stored frame {rec.pos} (pass {rec.pass_}) is missing or damaged; redoing it")
     tasks = [(s, st, [t for p in shot_schedule(s.index, s.start, s.end, st.temporal) for t in p])
              for s, st in zip(shots, shot_settings)]  # fmt: skip
-    ctx.emit(Planned(j.root, len(frames), [(s, len(ts), sum((t.pass_, t.pos) in done for t in ts)) for s, _, ts in tasks]))
+    ctx.emit(
+        Planned(j.root, len(frames), [(s, len(ts), sum((t.pass_, t.pos) in done for t in ts)) for s, _, ts in tasks])
+    )
     _stylise(ctx, frames, [(s, st) for s, st, _ in tasks], identities, done)
 
     final = {s.index: st.temporal.passes for s, st in zip(shots, shot_settings)}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from vidstyle.cli.app import app
 from vidstyle.errors import Interrupted, VidstyleError
 from vidstyle.files.atomic import describe_os_error
-from vidstyle.cli.app import app
 
 try:  # typer >= 0.29 vendors click
     from typer._click.exceptions import ClickException, UsageError
@@ -19,12 +19,12 @@ except ImportError:  # pragma: no cover - older typer
 
 # Command modules register themselves on import (order = order in --help).
 # (command imports below)
-from vidstyle.cli import image as _image  # noqa: E402,F401
-from vidstyle.cli import render as _render  # noqa: E402,F401
-from vidstyle.cli import evaluate as _evaluate  # noqa: E402,F401
-from vidstyle.cli import status as _status  # noqa: E402,F401
-from vidstyle.cli import probe as _probe  # noqa: E402,F401
-from vidstyle.cli import flow as _flow  # noqa: E402,F401
+from vidstyle.cli import evaluate as _evaluate  # noqa: F401
+from vidstyle.cli import flow as _flow  # noqa: F401
+from vidstyle.cli import image as _image  # noqa: F401
+from vidstyle.cli import probe as _probe  # noqa: F401
+from vidstyle.cli import render as _render  # noqa: F401
+from vidstyle.cli import status as _status  # noqa: F401
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vidstyle.style.optimize import Iterate
 
 
-
 def default(model: type[BaseModel], name: str) -> Any:
     """The default of a settings field, so a command shows and uses the one definition."""
     return model.model_fields[name].default

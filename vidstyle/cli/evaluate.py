@@ -78,22 +78,43 @@ def plot_image(report: WarpingReport, title: str) -> Image.Image:
     a frozen stretch shows up beside the flicker it would hide."""
     series = {n: report.series[n].errors.tolist() for n in ROW_ORDER if n in report.series}
     means = {n: report.series[n].mean for n in series}
-    panels = [line_chart(report.index, series, title=title, xlabel="input frame t (pair t -> next frame)",
-                         ylabel="warping error (RGB MSE, values 0-1)", means=means)]
+    panels = [
+        line_chart(
+            report.index,
+            series,
+            title=title,
+            xlabel="input frame t (pair t -> next frame)",
+            ylabel="warping error (RGB MSE, values 0-1)",
+            means=means,
+        )
+    ]
     content = {n: report.series[n].content for n in ROW_ORDER if n in report.series}
     content_lists = {n: c.tolist() for n, c in content.items() if c is not None}
     if content_lists:
         frames_x = list(report.index) + list(report.next_index[-1:])
-        panels.append(line_chart(frames_x, content_lists, title="Fidelity: content distance to the input (lower "
-                                 "follows the video more closely; a rising curve is drift)", xlabel="input frame t",
-                                 ylabel="relu4_2 content distance"))
+        panels.append(
+            line_chart(
+                frames_x,
+                content_lists,
+                title="Fidelity: content distance to the input (lower "
+                "follows the video more closely; a rising curve is drift)",
+                xlabel="input frame t",
+                ylabel="relu4_2 content distance",
+            )
+        )
     tofs = {n: report.series[n].tof for n in ROW_ORDER if n in report.series}
     tof_lists = {n: t.tolist() for n, t in tofs.items() if t is not None}
     if tof_lists and report.flow_magnitude is not None:
         tof_lists["frozen video"] = report.flow_magnitude.tolist()
-        panels.append(line_chart(report.index, tof_lists, title="Fidelity: tOF, |flow(video) - flow(input)| "
-                                 "(a frozen video scores the input's own motion)", xlabel="input frame t (pair t -> next frame)",
-                                 ylabel="tOF (pixels)"))
+        panels.append(
+            line_chart(
+                report.index,
+                tof_lists,
+                title="Fidelity: tOF, |flow(video) - flow(input)| (a frozen video scores the input's own motion)",
+                xlabel="input frame t (pair t -> next frame)",
+                ylabel="tOF (pixels)",
+            )
+        )
     width = max(p.width for p in panels)
     out = Image.new("RGB", (width, sum(p.height for p in panels)), "white")
     y = 0
@@ -124,22 +145,38 @@ def _fmt3(v: float) -> str:
 def print_table(report: WarpingReport, console: Console) -> None:
     """The results table and one line on how they were measured."""
     table = Table(title=f"{METRIC_NAME}, lower is steadier", title_justify="left")
-    for col, justify in (("video", "left"), ("file", "left"), ("mean", "right"), ("median", "right"),
-                         ("max", "right"), ("× input", "right")):
+    for col, justify in (
+        ("video", "left"),
+        ("file", "left"),
+        ("mean", "right"),
+        ("median", "right"),
+        ("max", "right"),
+        ("× input", "right"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name in ROW_ORDER:
         if name not in report.series:
             continue
         s = report.series[name]
         rel = report.relative(name)
-        table.add_row(name, s.source or "", _fmt(s.mean), _fmt(s.median), _fmt(s.max),
-                      f"{rel:.2f}" if math.isfinite(rel) else "n/a")
+        table.add_row(
+            name,
+            s.source or "",
+            _fmt(s.mean),
+            _fmt(s.median),
+            _fmt(s.max),
+            f"{rel:.2f}" if math.isfinite(rel) else "n/a",
+        )
     console.print(table)
     if report.flow_magnitude is not None:
-        fid = Table(title="fidelity: does it follow the input? (lower is closer)", title_justify="left",
-                    caption="tOF: |flow(video) - flow(input)| in px (a frozen video scores the input's own motion); "
-                    "content: relu4_2 content distance to the input, mean and on the first and last frame; "
-                    "perceptual: unweighted LPIPS on VGG-19 to the baseline", caption_justify="left")
+        fid = Table(
+            title="fidelity: does it follow the input? (lower is closer)",
+            title_justify="left",
+            caption="tOF: |flow(video) - flow(input)| in px (a frozen video scores the input's own motion); "
+            "content: relu4_2 content distance to the input, mean and on the first and last frame; "
+            "perceptual: unweighted LPIPS on VGG-19 to the baseline",
+            caption_justify="left",
+        )
         for col in ("video", "tOF", "content", "first", "last", "perceptual"):
             fid.add_column(col, justify="left" if col == "video" else "right")
         for name in ROW_ORDER:
@@ -183,17 +220,27 @@ def eval_command(
     end: Annotated[str | None, typer.Option(help="End of that INPUT range (exclusive), same forms.")] = None,
     stride: Annotated[int, typer.Option(help="INPUT stride OUTPUT was rendered with.")] = 1,
     frames: Annotated[int | None, typer.Option(help="Evaluate only the first N aligned frames.")] = None,
-    backend: Annotated[str, typer.Option(help="Flow backend: dis, farneback or raft.")] = default(FlowSettings, "backend"),
-    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(FlowSettings, "preset"),
-    refine: Annotated[int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")] = None,
-    scale: Annotated[
-        float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")
-    ] = default(FlowSettings, "scale"),
+    backend: Annotated[str, typer.Option(help="Flow backend: dis, farneback or raft.")] = default(
+        FlowSettings, "backend"
+    ),
+    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(
+        FlowSettings, "preset"
+    ),
+    refine: Annotated[
+        int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")
+    ] = None,
+    scale: Annotated[float, typer.Option(help="Estimate flow at this fraction of the frame size, 0-1.")] = default(
+        FlowSettings, "scale"
+    ),
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto: RAFT and the VGG-19 of the fidelity measures.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda or auto: RAFT and the VGG-19 of the fidelity measures.")
+    ] = "auto",
     fidelity: Annotated[
         bool,
-        typer.Option(help="Also measure fidelity: tOF, content distance to the input, perceptual distance to the baseline."),
+        typer.Option(
+            help="Also measure fidelity: tOF, content distance to the input, perceptual distance to the baseline."
+        ),
     ] = True,
     cache: Annotated[
         Path | None, typer.Option(help="Flow cache folder: a repeated eval of the same INPUT reuses its flow.")
@@ -240,14 +287,31 @@ def eval_command(
         baseline = make_baseline(input, output, device=device, quiet=not show_progress)
 
     errors = stderr_console(not show_progress)
-    progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=errors, disable=errors.quiet)
+    progress = Progress(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=errors.quiet,
+    )
     with progress:
         task = progress.add_task("eval", total=None)
         report = evaluate_files(
-            input, output, baseline, start=start, end=end, stride=stride, frames=frames, backend=flow_backend,
-            cache_dir=cache, source=source_id(input), progress=lambda n, total: progress.update(task, completed=n, total=total),
-            fidelity=fidelity, device=str(resolve_device(device)),
+            input,
+            output,
+            baseline,
+            start=start,
+            end=end,
+            stride=stride,
+            frames=frames,
+            backend=flow_backend,
+            cache_dir=cache,
+            source=source_id(input),
+            progress=lambda n, total: progress.update(task, completed=n, total=total),
+            fidelity=fidelity,
+            device=str(resolve_device(device)),
         )
 
     if plot_path is not None:

@@ -78,7 +78,9 @@ def parse_offsets(text: str | None) -> tuple[int, ...]:
         try:
             values = [int(v) for v in text.replace(" ", "").split(",") if v]
         except ValueError:
-            raise VidstyleError(f"--long-term: expected comma-separated frame distances, e.g. 1,10,20; got {text!r}") from None
+            raise VidstyleError(
+                f"--long-term: expected comma-separated frame distances, e.g. 1,10,20; got {text!r}"
+            ) from None
         if any(v < 1 for v in values):
             raise VidstyleError(f"--long-term: frame distances must be 1 or more, got {text!r}")
         offsets.update(values)
@@ -125,9 +127,13 @@ def _no_empty_output(command: Callable[..., None]) -> Callable[..., None]:
 @settings_as_flags(FLOW_FLAGS)
 def flow_command(
     video: Annotated[Path, typer.Argument(help="Input video file or image sequence.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)
+    ],
     backend: Annotated[str, typer.Option(help="dis, farneback or raft.")] = default(FlowSettings, "backend"),
-    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(FlowSettings, "preset"),
+    preset: Annotated[str, typer.Option(help="DIS preset: ultrafast, fast or medium.")] = default(
+        FlowSettings, "preset"
+    ),
     refine: Annotated[
         int | None, typer.Option(help="DIS variational-refinement iterations [default: the preset's].")
     ] = None,
@@ -141,14 +147,20 @@ def flow_command(
         bool, typer.Option("--raft-download", help="Allow downloading torchvision's RAFT weights (off by default).")
     ] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto (RAFT only).")] = "auto",
-    size: Annotated[int | None, typer.Option(help="Longest side of the frames in pixels [default: the video's].")] = None,
-    start: Annotated[str | None, typer.Option(help="First frame: seconds (2.5, 1:02.5) or a frame number (120f).")] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Longest side of the frames in pixels [default: the video's].")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First frame: seconds (2.5, 1:02.5) or a frame number (120f).")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="End (exclusive), same forms as --start.")] = None,
     stride: Annotated[int, typer.Option(help="Keep every n-th frame.")] = 1,
     long_term: Annotated[
         str | None, typer.Option(help="Also pair frames this many frames apart, e.g. 10,20,40 (1 is always done).")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Flow worker processes (0: in this process) [default: cores−1, max 4].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Flow worker processes (0: in this process) [default: cores−1, max 4].")
+    ] = None,
     pictures: Annotated[bool, typer.Option(help="Write PNG pictures of every pair's flow and weights.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -168,7 +180,11 @@ def flow_command(
     if output.exists() and not output.is_dir():
         raise file_error(output, "exists and is not a directory")
     check_apart(
-        [Target("output folder", output, "shared", names_under("flow.json", "pictures", re.compile(r".+-[0-9a-f]{16}")))],
+        [
+            Target(
+                "output folder", output, "shared", names_under("flow.json", "pictures", re.compile(r".+-[0-9a-f]{16}"))
+            )
+        ],
         [sequence_source(video), Source("RAFT weights", raft_weights) if raft_weights else None],
     )
     # Unvalidated: the backend checks the values, with the messages this command has always given.

@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
+from vidstyle.cli.app import app
+from vidstyle.cli.common import IterationProgress, stderr_console
+from vidstyle.cli.options import IMAGE_SETTINGS, validated, with_setting_options
 from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError
 from vidstyle.files.apart import Source, Target, check_apart
 from vidstyle.image.io import check_output_image, fit_longest, load_image, save_image
 from vidstyle.settings import ComputeSettings, ImageSettings
 from vidstyle.style.stylize import stylize_image, total_iterations
-from vidstyle.cli.app import app
-from vidstyle.cli.common import IterationProgress, stderr_console
-from vidstyle.cli.options import IMAGE_SETTINGS, validated, with_setting_options
+
 
 def shown_defaults() -> dict[str, Any]:
     """The values ``image`` uses when an option is not given: the models' defaults."""
@@ -56,7 +57,13 @@ def image_command(
     console = stderr_console(quiet)
     with IterationProgress(total, console) as progress:
         result = stylize_image(
-            content_image, style_images, size=image.size, style=style, optim=optim, device=dev, callback=progress,
+            content_image,
+            style_images,
+            size=image.size,
+            style=style,
+            optim=optim,
+            device=dev,
+            callback=progress,
             threads=compute.threads,
         )
     save_image(result, output)

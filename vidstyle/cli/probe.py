@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
+from vidstyle.cli.app import app
 from vidstyle.errors import file_error
-from vidstyle.video import VideoInfo, probe as probe_video
+from vidstyle.video import VideoInfo
+from vidstyle.video import probe as probe_video
 from vidstyle.video.decode import count_decodable
 from vidstyle.video.sequence import count_sequence
-from vidstyle.cli.app import app
 
 
 def _size(n: int | None) -> str:
@@ -38,8 +39,10 @@ def describe(info: VideoInfo, decoded: int | None = None) -> str:
     timing = f"{_rate(info.fps)} fps"
     if info.vfr and info.average_fps:
         timing += f", variable (average {float(info.average_fps):.3f})"
-    lines.append(f"  video      {info.codec} {info.pix_fmt} {info.width}x{info.height}, {timing}, "
-                 f"time base {info.time_base.numerator}/{info.time_base.denominator}")
+    lines.append(
+        f"  video      {info.codec} {info.pix_fmt} {info.width}x{info.height}, {timing}, "
+        f"time base {info.time_base.numerator}/{info.time_base.denominator}"
+    )
     if info.sample_aspect_ratio:
         lines.append(f"  pixels     non-square, aspect {info.sample_aspect_ratio}")
     duration = f"{info.duration:.3f} s" if info.duration is not None else "unknown"

@@ -11,10 +11,9 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from vidstyle.style.optimize import Iterate
-from vidstyle.job.events import Event, Note, Planned, Stage
-from vidstyle.job.events import FrameFinished
 from vidstyle.cli.common import LazyProgress
+from vidstyle.job.events import Event, FrameFinished, Note, Planned, Stage
+from vidstyle.style.optimize import Iterate
 
 
 class RateColumn(TextColumn):
@@ -23,7 +22,7 @@ class RateColumn(TextColumn):
     def __init__(self) -> None:
         super().__init__("")
 
-    def render(self, task: Any) -> Any:  # noqa: ANN401 - rich's Text
+    def render(self, task: Any) -> Any:
         from rich.text import Text
 
         computed, seconds = task.fields.get("computed", 0), task.fields.get("busy", 0.0)
@@ -37,7 +36,7 @@ class RateColumn(TextColumn):
 
 def clock(seconds: float) -> str:
     """Seconds as m:ss or h:mm:ss."""
-    s = int(round(seconds))
+    s = round(seconds)
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -129,7 +128,9 @@ class JsonLinesReporter:
                 self.emit({"event": "iteration", **event.context, "iteration": event.iteration, **event.losses()})
             return
         if isinstance(event, Planned):
-            shots = [{"shot": s.index, "start": s.start, "end": s.end, "tasks": n, "done": d} for s, n, d in event.shots]
+            shots = [
+                {"shot": s.index, "start": s.start, "end": s.end, "tasks": n, "done": d} for s, n, d in event.shots
+            ]
             self.emit({"event": "plan", "job": str(event.job), "frames": event.frames, "shots": shots})
         elif isinstance(event, FrameFinished):
             row = asdict(event)

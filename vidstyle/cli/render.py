@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from vidstyle.cli.app import app
+from vidstyle.cli.common import stderr_console
 from vidstyle.cli.options import RENDER_SETTINGS, flags_in, validated, with_setting_options
 from vidstyle.cli.progress import JsonLinesReporter, RichReporter, Silent
-from vidstyle.cli.common import stderr_console
 from vidstyle.config import COMMAND_LINE, config_from_options, load_config
 from vidstyle.errors import Interrupted, VidstyleError
 from vidstyle.files.apart import Source
@@ -30,7 +30,11 @@ def _preset_help() -> str:
     parts = []
     for name in PRESETS:
         t = preset_settings(name).temporal
-        loss = "short-term loss" if t.long_term == (1,) else f"long-term loss over {','.join(map(str, t.long_term))} frames back"
+        loss = (
+            "short-term loss"
+            if t.long_term == (1,)
+            else f"long-term loss over {','.join(map(str, t.long_term))} frames back"
+        )
         if t.passes == 1:
             parts.append(f"{name}: 1 pass, {t.frame_iterations} iterations a frame, {loss}")
         else:
@@ -50,11 +54,19 @@ def shown_defaults() -> dict[str, Any]:
 def render_command(
     input: Annotated[Path, typer.Argument(help="Video file, image folder or printf pattern.", show_default=False)],
     styles: Annotated[list[Path] | None, typer.Argument(help="Style images (paintings).", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output video (or image folder).", show_default=False)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output video (or image folder).", show_default=False)
+    ] = None,
     preset: Annotated[str | None, typer.Option(help=_preset_help() + f" [default: {DEFAULT_PRESET}]")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML config: settings, cuts and per-shot overrides (see configs/).")] = None,
-    job: Annotated[Path | None, typer.Option(help="Job directory: keeps all work; the same command resumes it.")] = None,
-    keep_job: Annotated[bool, typer.Option(help="Keep the default job directory (OUTPUT.vidstyle-job) after success.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config: settings, cuts and per-shot overrides (see configs/).")
+    ] = None,
+    job: Annotated[
+        Path | None, typer.Option(help="Job directory: keeps all work; the same command resumes it.")
+    ] = None,
+    keep_job: Annotated[
+        bool, typer.Option(help="Keep the default job directory (OUTPUT.vidstyle-job) after success.")
+    ] = False,
     redo_changed: Annotated[bool, typer.Option(help="Redo the shots whose settings differ from the job's.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_progress: Annotated[bool, typer.Option("--json-progress", help="Progress as JSON lines on stdout.")] = False,
@@ -102,7 +114,7 @@ def _command_line(message: str) -> str:
     prefix = f"{COMMAND_LINE}: "
     if not message.startswith(prefix):
         return message
-    rest = message[len(prefix):]
+    rest = message[len(prefix) :]
     if rest.startswith("styles") and ": " in rest:
         what, _, path = rest.partition(": ")[2].rpartition(": ")
         return f"{path}: {what}"

@@ -10,14 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vidstyle.job.status import job_status
 from vidstyle.cli.app import app
 from vidstyle.cli.progress import clock
+from vidstyle.job.status import job_status
 
 
 @app.command("status")
 def status_command(
-    job: Annotated[Path, typer.Argument(help="Job directory (render --job, or OUTPUT.vidstyle-job).", show_default=False)],
+    job: Annotated[
+        Path, typer.Argument(help="Job directory (render --job, or OUTPUT.vidstyle-job).", show_default=False)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show how far the render in JOB has got and how long the rest should take."""

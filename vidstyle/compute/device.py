@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from vidstyle.settings import ComputeSettings
 from vidstyle.errors import VidstyleError
+from vidstyle.settings import ComputeSettings
 
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:

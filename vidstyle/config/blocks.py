@@ -15,7 +15,10 @@ from vidstyle.video.timeline import Position
 
 # The sections of the render settings a config may set, file-wide or per shot.
 SECTIONS: dict[str, type[BaseModel]] = {
-    "style": StyleSettings, "optim": OptimSettings, "temporal": TemporalSettings, "flow": FlowSettings,
+    "style": StyleSettings,
+    "optim": OptimSettings,
+    "temporal": TemporalSettings,
+    "flow": FlowSettings,
 }
 
 
@@ -37,9 +40,12 @@ StylesField = Annotated[tuple[Path, ...] | None, BeforeValidator(lambda v: v if 
 class ShotBlock(_Model):
     """One ``[[shot]]`` table: a selector and the settings it overrides for the shots it selects."""
 
-    index: Annotated[tuple[Annotated[int, Field(ge=0)], ...] | None, BeforeValidator(
-        lambda v: v if v is None else _one_or_many(v))] = None
-    at: Annotated[tuple[PositionField, ...] | None, BeforeValidator(lambda v: v if v is None else _one_or_many(v))] = None
+    index: Annotated[
+        tuple[Annotated[int, Field(ge=0)], ...] | None, BeforeValidator(lambda v: v if v is None else _one_or_many(v))
+    ] = None
+    at: Annotated[tuple[PositionField, ...] | None, BeforeValidator(lambda v: v if v is None else _one_or_many(v))] = (
+        None
+    )
     start: PositionField | None = None
     end: PositionField | None = None
     styles: StylesField = None
@@ -69,7 +75,8 @@ class ShotBlock(_Model):
         s, e = self.start, self.end
         if s is not None and e is not None:
             same = (s.frame is not None and e.frame is not None and s.frame >= e.frame) or (
-                s.seconds is not None and e.seconds is not None and s.seconds >= e.seconds)
+                s.seconds is not None and e.seconds is not None and s.seconds >= e.seconds
+            )
             if same:
                 raise ValueError(f"start ({s}) must be before end ({e})")
         return self
@@ -102,5 +109,3 @@ def _before(bound: Position, shot: Shot) -> bool:
         return bound.frame <= 0.5 * (shot.first_frame + shot.end_frame)
     assert bound.seconds is not None
     return bound.seconds <= shot.middle_time
-
-

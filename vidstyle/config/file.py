@@ -51,6 +51,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
+from vidstyle.config.blocks import SECTIONS, ShotBlock, StylesField, _Model
 from vidstyle.config.messages import key_lines, message, toml_error, validation_error
 from vidstyle.errors import VidstyleError
 from vidstyle.settings import (
@@ -62,7 +63,6 @@ from vidstyle.settings import (
     preset_settings,
 )
 from vidstyle.shots import Shot, ShotsSettings
-from vidstyle.config.blocks import SECTIONS, ShotBlock, StylesField, _Model
 from vidstyle.video.timeline import Position
 
 COMMAND_LINE = "command line"
@@ -113,12 +113,12 @@ class RenderConfig(_Model):
 
     source: str = COMMAND_LINE  # the file as the user named it, for messages
     preset: str = DEFAULT_PRESET
-    defaults: dict[str, Any] = {}  # the file's top-level render settings (paths resolved)
+    defaults: dict[str, Any] = Field(default_factory=dict)  # the file's top-level render settings (paths resolved)
     encode: EncodeSettings = EncodeSettings()
     shots: ShotsSettings = ShotsSettings()
     shot_blocks: tuple[ShotBlock, ...] = ()
     lines: dict[tuple[str | int, ...], int] = Field({}, repr=False)  # key path -> line in the file
-    command_line: dict[str, Any] = {}
+    command_line: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def cuts(self) -> Literal["auto", "none"] | tuple[Position, ...]:
@@ -136,7 +136,9 @@ class RenderConfig(_Model):
         try:
             return self._resolve(blocks)
         except VidstyleError as e:
-            raise VidstyleError(f"{self.source}: {shot.describe()}: {str(e).removeprefix(self.source + ': ')}") from None
+            raise VidstyleError(
+                f"{self.source}: {shot.describe()}: {str(e).removeprefix(self.source + ': ')}"
+            ) from None
 
     def blocks_for(self, shot: Shot) -> list[int]:
         """Numbers of the ``[[shot]]`` blocks that select ``shot``, in the order they apply."""
@@ -144,8 +146,11 @@ class RenderConfig(_Model):
 
     def unmatched_blocks(self, shots: Sequence[Shot]) -> list[str]:
         """One line for each ``[[shot]]`` block that selects none of ``shots`` (worth a warning)."""
-        return [f"{self._block_name(k)} ({b.describe()}) selects none of the {len(shots)} shots"
-                for k, b in enumerate(self.shot_blocks) if not any(b.matches(s) for s in shots)]
+        return [
+            f"{self._block_name(k)} ({b.describe()}) selects none of the {len(shots)} shots"
+            for k, b in enumerate(self.shot_blocks)
+            if not any(b.matches(s) for s in shots)
+        ]
 
     def warnings_for(self, shots: Sequence[Shot]) -> list[str]:
         """What a person should know about ``shots`` under this config: blocks that select none."""
@@ -212,8 +217,13 @@ def _updated(model: M, values: Mapping[str, Any] | None, key: str) -> M:
         raise validation_error(COMMAND_LINE, e, (key,)) from None
 
 
-def _apply(settings: RenderSettings, layer: Mapping[str, Any], source: str, prefix: tuple[str | int, ...],
-           lines: Mapping[tuple[str | int, ...], int] | None) -> RenderSettings:
+def _apply(
+    settings: RenderSettings,
+    layer: Mapping[str, Any],
+    source: str,
+    prefix: tuple[str | int, ...],
+    lines: Mapping[tuple[str | int, ...], int] | None,
+) -> RenderSettings:
     """``settings`` with one layer applied; errors name ``source``, the line and the key."""
     if not layer:
         return settings
@@ -280,8 +290,15 @@ def load_config(path: str | Path) -> RenderConfig:
     for k, block in enumerate(parsed.shot):
         resolved = _check_paths(name, block.overrides(), folder, ("shot", k), lines)
         blocks.append(block.model_copy(update=resolved))
-    config = RenderConfig(source=name, preset=parsed.preset, defaults=defaults, encode=parsed.encode,
-                          shots=parsed.shots, shot_blocks=tuple(blocks), lines=lines)
+    config = RenderConfig(
+        source=name,
+        preset=parsed.preset,
+        defaults=defaults,
+        encode=parsed.encode,
+        shots=parsed.shots,
+        shot_blocks=tuple(blocks),
+        lines=lines,
+    )
     config.validate_blocks()
     return config
 
@@ -312,8 +329,12 @@ def _allowed(parent: tuple[str | int, ...]) -> tuple[str, ...] | None:
     return None
 
 
-def _check_keys(source: str, data: Mapping[str, Any], prefix: tuple[str | int, ...],
-                lines: Mapping[tuple[str | int, ...], int] | None) -> None:
+def _check_keys(
+    source: str,
+    data: Mapping[str, Any],
+    prefix: tuple[str | int, ...],
+    lines: Mapping[tuple[str | int, ...], int] | None,
+) -> None:
     """Unknown keys, with a suggestion; recurses into the known sections."""
     allowed = _allowed(prefix)
     if allowed is None:
@@ -332,8 +353,13 @@ def _check_keys(source: str, data: Mapping[str, Any], prefix: tuple[str | int, .
 _PATH_FIELDS = (("style", "weights"), ("flow", "raft_weights"), ("optim", "init"))
 
 
-def _check_paths(source: str, layer: dict[str, Any], folder: Path | None, prefix: tuple[str | int, ...],
-                 lines: Mapping[tuple[str | int, ...], int] | None) -> dict[str, Any]:
+def _check_paths(
+    source: str,
+    layer: dict[str, Any],
+    folder: Path | None,
+    prefix: tuple[str | int, ...],
+    lines: Mapping[tuple[str | int, ...], int] | None,
+) -> dict[str, Any]:
     """``layer`` with relative file paths resolved against ``folder`` (None: as given), after
     checking that each file exists; errors name the key that refers to the file."""
     out = dict(layer)
@@ -360,5 +386,3 @@ def _check_paths(source: str, layer: dict[str, Any], folder: Path | None, prefix
         what = "start image" if field == "init" else "weights file"
         out[section] = {**values, field: str(resolve(value, (section, field), what))}
     return out
-
-

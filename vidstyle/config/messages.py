@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from vidstyle.errors import VidstyleError
 
-
 # -- messages ------------------------------------------------------------------------------------
 
 
@@ -21,8 +20,9 @@ def _key_name(loc: Sequence[str | int]) -> str:
     return out
 
 
-def message(source: str, loc: Sequence[str | int], problem: str,
-             lines: Mapping[tuple[str | int, ...], int] | None) -> str:
+def message(
+    source: str, loc: Sequence[str | int], problem: str, lines: Mapping[tuple[str | int, ...], int] | None
+) -> str:
     line = None
     if lines:
         for n in range(len(loc), 0, -1):  # the line of the key, or of the nearest table holding it
@@ -34,8 +34,12 @@ def message(source: str, loc: Sequence[str | int], problem: str,
     return f"{source}: {where}{key + ': ' if key else ''}{problem}"
 
 
-def validation_error(source: str, error: ValidationError, prefix: tuple[str | int, ...],
-                      lines: Mapping[tuple[str | int, ...], int] | None = None) -> VidstyleError:
+def validation_error(
+    source: str,
+    error: ValidationError,
+    prefix: tuple[str | int, ...],
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+) -> VidstyleError:
     """The most specific problem pydantic found, as one line (with a count of the others).
 
     Where a value may take several forms (``size``: a number or "source"; ``cuts``: "auto",
@@ -52,10 +56,13 @@ def validation_error(source: str, error: ValidationError, prefix: tuple[str | in
         msg = f"expected a file name (got {_short(err.get('input'))})"
     elif not loc and "style_blend" in msg:
         loc = ("style", "style_blend")
-    elif "input" in err and not isinstance(err["input"], (dict, list, tuple)) and err.get("type") not in (
-            "value_error", "assertion_error"):
+    elif (
+        "input" in err
+        and not isinstance(err["input"], (dict, list, tuple))
+        and err.get("type") not in ("value_error", "assertion_error")
+    ):
         msg += f" (got {_short(err['input'])})"
-    others = len({where for where, _ in errors if where != loc[:len(where)]})
+    others = len({where for where, _ in errors if where != loc[: len(where)]})
     if others > 0:
         msg += f" (and {others} more problem{'s' if others > 1 else ''})"
     return VidstyleError(message(source, (*prefix, *loc), msg, lines))
@@ -64,8 +71,9 @@ def validation_error(source: str, error: ValidationError, prefix: tuple[str | in
 def _is_union_tag(part: object) -> bool:
     """pydantic puts the tried member of a union into ``loc`` (``int``, ``constrained-int``,
     ``literal['auto','none']``, ``tuple[...]``, ``function-plain[...]``); keys never look like that."""
-    return isinstance(part, str) and (part in ("int", "float", "str", "bool", "tuple", "none")
-                                      or any(c in part for c in "[(-"))
+    return isinstance(part, str) and (
+        part in ("int", "float", "str", "bool", "tuple", "none") or any(c in part for c in "[(-")
+    )
 
 
 def _short(value: object) -> str:
@@ -97,8 +105,6 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
             key = tuple(p.strip() for p in m.group(1).split("."))
             lines.setdefault((*table, *key), n)
     return lines
-
-
 
 
 def toml_error(source: str, error: tomllib.TOMLDecodeError) -> VidstyleError:

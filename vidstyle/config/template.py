@@ -12,8 +12,8 @@ from vidstyle.config.blocks import SECTIONS
 from vidstyle.settings import DEFAULT_PRESET, PRESETS, EncodeSettings, RenderSettings, preset_settings
 from vidstyle.shots import ShotsSettings
 
-
 # -- the documented default config ---------------------------------------------------------------
+
 
 def default_config_text() -> str:
     """The text of ``configs/default.toml``: every key, set to what a render without a config
@@ -21,7 +21,7 @@ def default_config_text() -> str:
     base = preset_settings(DEFAULT_PRESET)
     out = [
         "# vidstyle render config: every key, set to the value a render without a config uses",
-        f"# (the built-in defaults with preset \"{DEFAULT_PRESET}\" applied). Generated from vidstyle/settings/",
+        f'# (the built-in defaults with preset "{DEFAULT_PRESET}" applied). Generated from vidstyle/settings/',
         "# by vidstyle.config.default_config_text(); a test keeps the two equal.",
         "#",
         "# Your own config needs only the keys you change: the preset gives the rest. (Here every",
@@ -30,7 +30,7 @@ def default_config_text() -> str:
         "# Layering: defaults < preset < this file's top level < [[shot]] blocks < command-line options.",
         "",
         f"preset = {_toml(DEFAULT_PRESET)}  # starting point: {', '.join(PRESETS)}",
-        f"size = {_toml(base.size)}  # longest side of the stylised frames (0 or \"source\": the source size)",
+        f'size = {_toml(base.size)}  # longest side of the stylised frames (0 or "source": the source size)',
         f"styles = []  # {_doc(RenderSettings, 'styles')}",
     ]
     for section, model in SECTIONS.items():
@@ -44,7 +44,7 @@ def default_config_text() -> str:
         "# range (start/end: shots whose middle lies in it). See configs/film_shots.toml.",
         "# [[shot]]",
         "# index = 1",
-        "# styles = [\"../sample_clips/styles/great_wave.jpg\"]",
+        '# styles = ["../sample_clips/styles/great_wave.jpg"]',
         "# style.style_weight = 200.0",
         "",
     ]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -17,8 +17,8 @@ from vidstyle.errors import file_error
 from vidstyle.files.apart import Target, check_apart, output_target, sequence_source
 from vidstyle.job.spec import read_record, recorded_settings
 from vidstyle.render import Progress, default_job_dir, render
-from vidstyle.shots import Shot, ShotsSettings
 from vidstyle.settings import RenderSettings
+from vidstyle.shots import Shot, ShotsSettings
 
 
 def baseline_path(output: str | os.PathLike[str]) -> Path:
@@ -42,7 +42,9 @@ def render_baseline(
     """
     rec = read_record(output)
     if rec is None:
-        raise file_error(output, "has no vidstyle render record (was it made by vidstyle render?); pass --baseline FILE")
+        raise file_error(
+            output, "has no vidstyle render record (was it made by vidstyle render?); pass --baseline FILE"
+        )
     try:
         settings = [recorded_settings(s).independent() for s in rec["shots"]]
         spans = [(int(a), int(b)) for a, b in rec["spans"]]

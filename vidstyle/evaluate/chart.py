@@ -26,7 +26,7 @@ def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
     first = math.floor(lo / step + 1e-9) * step
-    n = int(math.ceil((hi - first) / step - 1e-9))
+    n = math.ceil((hi - first) / step - 1e-9)
     return [round(first + i * step, 12) for i in range(n + 1)]
 
 

@@ -111,7 +111,11 @@ def warping_errors(
                 more = [n for n in cur if n not in ended]
                 raise FrameCountMismatch(
                     f"frame counts differ: {', '.join(ended)} ended after {count} frames, "
-                    f"{', '.join(more)} {'has' if len(more) == 1 else 'have'} more", count, ended, more)
+                    f"{', '.join(more)} {'has' if len(more) == 1 else 'have'} more",
+                    count,
+                    ended,
+                    more,
+                )
             break
         for n, f in cur.items():
             img = np.asarray(f.image)  # type: ignore[union-attr]
@@ -120,7 +124,9 @@ def warping_errors(
                 if img.ndim != 3 or img.shape[2] != 3:
                     raise VidstyleError(f"{n}: expected H×W×3 RGB frames, got {img.shape}")
             elif img.shape != shape:
-                raise VidstyleError(f"{n}: frame {count} is {img.shape[1]}x{img.shape[0]}, expected {shape[1]}x{shape[0]}")
+                raise VidstyleError(
+                    f"{n}: frame {count} is {img.shape[1]}x{img.shape[0]}, expected {shape[1]}x{shape[0]}"
+                )
         if prev:
             a, b = prev[reference_name], cur[reference_name]
             assert b is not None
@@ -260,10 +266,16 @@ def evaluate_files(
                 return _evaluate_readers(readers, size, frames, backend, params, cache, progress, meter)
 
 
-def _evaluate_readers(readers: dict[str, tuple[Path, Any]], size: tuple[int, int], limit: int | None,
-                      backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None,
-                      progress: Callable[[int, int | None], None] | None,
-                      meter: FeatureMeter | None = None) -> WarpingReport:
+def _evaluate_readers(
+    readers: dict[str, tuple[Path, Any]],
+    size: tuple[int, int],
+    limit: int | None,
+    backend: FlowBackend,
+    params: ConsistencyParams,
+    cache: FlowCache | None,
+    progress: Callable[[int, int | None], None] | None,
+    meter: FeatureMeter | None = None,
+) -> WarpingReport:
     def count(reader: Any) -> int | None:
         n = reader.expected_frames
         return None if n is None else (n if limit is None else min(n, limit))
@@ -287,8 +299,10 @@ def _evaluate_readers(readers: dict[str, tuple[Path, Any]], size: tuple[int, int
     in_aspect = in_info.width / in_info.height
     out_aspect = size[0] / size[1]
     if abs(in_aspect / out_aspect - 1) > 0.02:
-        notes.append(f"aspect ratios differ: input {in_info.width}x{in_info.height}, output {size[0]}x{size[1]}; "
-                     "the input was stretched to the output's size")
+        notes.append(
+            f"aspect ratios differ: input {in_info.width}x{in_info.height}, output {size[0]}x{size[1]}; "
+            "the input was stretched to the output's size"
+        )
     for name, (path, r) in readers.items():
         w, h = r.info.width, r.info.height
         if name != REFERENCE and (w, h) != size:
@@ -299,13 +313,16 @@ def _evaluate_readers(readers: dict[str, tuple[Path, Any]], size: tuple[int, int
     total = min(known.values()) if known else limit
     tick = None if progress is None else (lambda n: progress(n, total))
     try:
-        report = warping_errors(ref, streams, backend=backend, params=params, cache=cache, progress=tick,
-                                fidelity=meter)
+        report = warping_errors(
+            ref, streams, backend=backend, params=params, cache=cache, progress=tick, fidelity=meter
+        )
     except FrameCountMismatch as e:
         short = " and ".join(str(readers[n][0]) for n in e.ended)
         longer = " and ".join(str(readers[n][0]) for n in e.more)
-        raise VidstyleError(f"frame counts differ: {short} ended after {e.count} frames, {longer} "
-                            f"{'has' if len(e.more) == 1 else 'have'} more; {hint}") from None
+        raise VidstyleError(
+            f"frame counts differ: {short} ended after {e.count} frames, {longer} "
+            f"{'has' if len(e.more) == 1 else 'have'} more; {hint}"
+        ) from None
     for name, (path, r) in readers.items():
         report.series[name].source = str(path)
         if r.warning:

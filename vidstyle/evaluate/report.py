@@ -164,7 +164,10 @@ def _fidelity_dict(s: Series) -> dict[str, Any]:
             "frames": [_num(v) for v in c.tolist()],
         }
     if s.perceptual is not None:
-        out["perceptual_to_baseline"] = {"mean": _num(_mean(s.perceptual)), "frames": [_num(v) for v in s.perceptual.tolist()]}
+        out["perceptual_to_baseline"] = {
+            "mean": _num(_mean(s.perceptual)),
+            "frames": [_num(v) for v in s.perceptual.tolist()],
+        }
     return out
 
 

@@ -76,7 +76,12 @@ def warping_error(frame_i: np.ndarray, frame_j: np.ndarray, flow_ij: np.ndarray,
     return float(np.where(m > 0, per_pixel * m, 0.0).sum() / total)
 
 
-def pair_warping_error(frame_i: np.ndarray, frame_j: np.ndarray, flow_ij: np.ndarray, flow_ji: np.ndarray,
-                       params: ConsistencyParams = ConsistencyParams()) -> float:
+def pair_warping_error(
+    frame_i: np.ndarray,
+    frame_j: np.ndarray,
+    flow_ij: np.ndarray,
+    flow_ji: np.ndarray,
+    params: ConsistencyParams = ConsistencyParams(),
+) -> float:
     """:func:`warping_error` with the mask from the forward-backward check of the two flows."""
     return warping_error(frame_i, frame_j, flow_ij, valid_mask(flow_ij, flow_ji, params))

@@ -28,5 +28,5 @@ def is_sequence_output(path: str | os.PathLike[str]) -> bool:
 def pattern_regex(name: str) -> re.Pattern[str]:
     m = _PRINTF_RE.search(name)
     assert m is not None
-    digits = r"\d{%s}" % m.group(2) if m.group(1) and m.group(2) else r"\d+"
-    return re.compile(re.escape(name[: m.start()]) + f"({digits})" + re.escape(name[m.end():]) + "$")
+    digits = rf"\d{{{m.group(2)}}}" if m.group(1) and m.group(2) else r"\d+"
+    return re.compile(re.escape(name[: m.start()]) + f"({digits})" + re.escape(name[m.end() :]) + "$")

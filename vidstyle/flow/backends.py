@@ -58,7 +58,9 @@ class FlowBackend(Protocol):
 
 def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError(f"expected two H×W×3 uint8 frames of equal size, got {a.shape} {a.dtype} and {b.shape} {b.dtype}")
+        raise ValueError(
+            f"expected two H×W×3 uint8 frames of equal size, got {a.shape} {a.dtype} and {b.shape} {b.dtype}"
+        )
     if min(a.shape[:2]) < MIN_SIDE:
         raise VidstyleError(f"frames of {a.shape[1]}x{a.shape[0]} are too small for optical flow (min side {MIN_SIDE})")
 
@@ -106,7 +108,10 @@ class DISFlow:
     name: ClassVar[str] = "dis"
 
     def __init__(
-        self, preset: str = setting_default("preset"), scale: float = setting_default("scale"), refine: int | None = None
+        self,
+        preset: str = setting_default("preset"),
+        scale: float = setting_default("scale"),
+        refine: int | None = None,
     ) -> None:
         if preset not in DIS_PRESETS:
             raise VidstyleError(f"DIS preset {preset!r}: expected one of {', '.join(DIS_PRESETS)}")
@@ -221,7 +226,13 @@ class RAFTFlow:
         # The weights file's content identifies the model, not its path or the device.
         if self._digest is None:
             self._digest = _file_digest(self.weights_path) if self.weights_path is not None else "torchvision-default"
-        return {"name": self.name, "model": self.model, "weights": self._digest, "iters": self.iters, "scale": self.scale}
+        return {
+            "name": self.name,
+            "model": self.model,
+            "weights": self._digest,
+            "iters": self.iters,
+            "scale": self.scale,
+        }
 
     def _load(self) -> Any:
         if self._net is not None:
@@ -234,13 +245,15 @@ class RAFTFlow:
         self._device = resolve_device(self.device_name)
         builder = getattr(tvflow, self.model)
         if self.weights_path is None:
-            default = tvflow.Raft_Large_Weights.DEFAULT if self.model == "raft_large" else tvflow.Raft_Small_Weights.DEFAULT
+            default = (
+                tvflow.Raft_Large_Weights.DEFAULT if self.model == "raft_large" else tvflow.Raft_Small_Weights.DEFAULT
+            )
             net = builder(weights=default, progress=False)
         else:
             net = builder(weights=None, progress=False)
             try:
                 state = torch.load(self.weights_path, map_location="cpu", weights_only=True)
-            except Exception as e:  # noqa: BLE001 - any unreadable file is the user's problem
+            except Exception as e:
                 raise file_error(self.weights_path, f"cannot load RAFT weights ({type(e).__name__}: {e})") from None
             if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
                 state = state["state_dict"]

@@ -142,12 +142,20 @@ class FlowCache:
             path.parent.mkdir(parents=True, exist_ok=True)
         ident = self.directory / "identity.json"
         if not ident.exists():
-            atomic_write_bytes(ident, (json.dumps(self.identity, indent=2, sort_keys=True, default=str) + "\n").encode())
+            atomic_write_bytes(
+                ident, (json.dumps(self.identity, indent=2, sort_keys=True, default=str) + "\n").encode()
+            )
         atomic_write_bytes(path, encode_entry(entry, self._key(entry.lo, entry.hi, entry.size)))
         return path
 
     def _key(self, lo: int, hi: int, size: tuple[int, int]) -> dict[str, Any]:
-        return {"identity": self.identity_hash, "lo": int(lo), "hi": int(hi), "width": int(size[0]), "height": int(size[1])}
+        return {
+            "identity": self.identity_hash,
+            "lo": int(lo),
+            "hi": int(hi),
+            "width": int(size[0]),
+            "height": int(size[1]),
+        }
 
 
 def _shuffle(a: np.ndarray) -> bytes:
@@ -186,7 +194,9 @@ def encode_entry(entry: PairEntry, key: dict[str, Any]) -> bytes:
         "format": FORMAT_VERSION,
         "key": key,
         "pair": [int(entry.lo), int(entry.hi)],
-        "arrays": [{"name": n, "dtype": "float16", "shape": list(a.shape)} for n, a in zip(_ARRAY_NAMES, arrays, strict=True)],
+        "arrays": [
+            {"name": n, "dtype": "float16", "shape": list(a.shape)} for n, a in zip(_ARRAY_NAMES, arrays, strict=True)
+        ],
         "payload_bytes": len(payload),
         "blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
     }

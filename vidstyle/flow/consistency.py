@@ -99,7 +99,9 @@ def warp_image(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return sample_bilinear(image, xs + flow[..., 0], ys + flow[..., 1])
 
 
-def disocclusion_mask(flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()) -> np.ndarray:
+def disocclusion_mask(
+    flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()
+) -> np.ndarray:
     """H×W bool on frame i: the forward-backward check fails (x is not visible in frame j).
 
     With ŵ = flow_ij and w̃(x) = flow_ji(x + ŵ(x)): |w̃ + ŵ|² > fb_rel·(|w̃|² + |ŵ|²) + fb_abs.
@@ -127,12 +129,16 @@ def motion_boundary_mask(flow_ij: np.ndarray, params: ConsistencyParams = Consis
     return grad > params.mb_rel * _sq(flow_ij) + params.mb_abs
 
 
-def unreliable_mask(flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()) -> np.ndarray:
+def unreliable_mask(
+    flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()
+) -> np.ndarray:
     """H×W bool on frame i: disoccluded, on a motion boundary, or mapped outside frame j."""
     return disocclusion_mask(flow_ij, flow_ji, params) | motion_boundary_mask(flow_ij, params) | ~inside_mask(flow_ij)
 
 
-def occlusion_mask(flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()) -> np.ndarray:
+def occlusion_mask(
+    flow_ij: np.ndarray, flow_ji: np.ndarray, params: ConsistencyParams = ConsistencyParams()
+) -> np.ndarray:
     """H×W bool on frame i: pixels with no valid correspondence in frame j (the occlusion
     estimate that Sintel's ground truth measures): forward-backward failure or out of frame."""
     return disocclusion_mask(flow_ij, flow_ji, params) | ~inside_mask(flow_ij)

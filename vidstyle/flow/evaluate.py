@@ -112,7 +112,9 @@ def mask_score(pred: np.ndarray, ref: np.ndarray, evaluate: np.ndarray | None = 
     ev = np.ones(ref.shape, bool) if evaluate is None else evaluate
     p, r = pred & ev, ref & ev
     tp = float((p & r).sum())
-    return MaskScore(tp / max(float(p.sum()), 1.0), tp / max(float(r.sum()), 1.0), float(r.sum()) / max(float(ev.sum()), 1.0))
+    return MaskScore(
+        tp / max(float(p.sum()), 1.0), tp / max(float(r.sum()), 1.0), float(r.sum()) / max(float(ev.sum()), 1.0)
+    )
 
 
 def occlusion_eval_region(pair: GroundTruthPair) -> np.ndarray:

@@ -87,7 +87,9 @@ def _unpack(frame: FrameLike) -> tuple[int, np.ndarray]:
     return int(idx), img
 
 
-def compute_entry(backend: FlowBackend, params: ConsistencyParams, lo: int, hi: int, img_lo: np.ndarray, img_hi: np.ndarray) -> PairEntry:
+def compute_entry(
+    backend: FlowBackend, params: ConsistencyParams, lo: int, hi: int, img_lo: np.ndarray, img_hi: np.ndarray
+) -> PairEntry:
     """Flow both ways and both weight maps for the pair (lo < hi), stored as float16.
 
     The weights are computed from the float16-rounded flows, so what a caller gets is the
@@ -106,8 +108,15 @@ def compute_entry(backend: FlowBackend, params: ConsistencyParams, lo: int, hi: 
     )
 
 
-def cached_entry(backend: FlowBackend, params: ConsistencyParams, cache: FlowCache | None,
-                 lo: int, hi: int, img_lo: np.ndarray, img_hi: np.ndarray) -> PairEntry:
+def cached_entry(
+    backend: FlowBackend,
+    params: ConsistencyParams,
+    cache: FlowCache | None,
+    lo: int,
+    hi: int,
+    img_lo: np.ndarray,
+    img_hi: np.ndarray,
+) -> PairEntry:
     """The entry of the pair (lo < hi): read from ``cache`` when it is there, else computed
     with :func:`compute_entry` and stored. The one "load else compute" of flow, shared by the
     stylisation's pipeline and ``vidstyle eval``, so either reuses what the other stored."""
@@ -174,7 +183,7 @@ def _init_worker(backend: FlowBackend, params: ConsistencyParams, cache: FlowCac
     try:  # only matters for RAFT on the CPU; torch may not be imported at all
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     _WORKER = _PairWorker(backend, params, cache)
 
@@ -291,7 +300,9 @@ class FlowPipeline:
                 if shape is None:
                     shape = img.shape
                 elif img.shape != shape:
-                    raise VidstyleError(f"frame {idx}: size {img.shape[1]}x{img.shape[0]} differs from {shape[1]}x{shape[0]}")
+                    raise VidstyleError(
+                        f"frame {idx}: size {img.shape[1]}x{img.shape[0]} differs from {shape[1]}x{shape[0]}"
+                    )
                 if idx in seen:
                     raise VidstyleError(f"frame {idx} appears twice in one flow sequence")
                 seen.add(idx)

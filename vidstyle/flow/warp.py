@@ -34,7 +34,7 @@ def _check(image: torch.Tensor, flow: torch.Tensor) -> None:
 
 def sample_positions(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Absolute pixel positions x + u and y + v, each (N, H, W), float32."""
-    n, _, h, w = flow.shape
+    _n, _, h, w = flow.shape
     f = flow.float()
     xs = torch.arange(w, device=flow.device, dtype=torch.float32).view(1, 1, w)
     ys = torch.arange(h, device=flow.device, dtype=torch.float32).view(1, h, 1)

@@ -47,7 +47,9 @@ def check_output_image(path: str | os.PathLike[str]) -> Path:
     """Validate an output image path before any work is done."""
     path = Path(path)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise file_error(path, f"unknown image format {path.suffix or '(none)'!r}; use one of {', '.join(WRITABLE_SUFFIXES)}")
+        raise file_error(
+            path, f"unknown image format {path.suffix or '(none)'!r}; use one of {', '.join(WRITABLE_SUFFIXES)}"
+        )
     return check_writable(path)
 
 

@@ -54,5 +54,3 @@ class Note:
 
 Event = Planned | Stage | Note | FrameFinished | Iterate
 Progress = Callable[[Event], None]
-
-

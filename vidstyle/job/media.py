@@ -22,7 +22,9 @@ from vidstyle.video import VideoWriter, open_video
 Emit = Callable[[Event], None]
 
 
-def decode_into(input: Path, j: Job, size: int | None, start: Any, end: Any, stride: int, emit: Emit) -> list[FrameRecord]:
+def decode_into(
+    input: Path, j: Job, size: int | None, start: Any, end: Any, stride: int, emit: Emit
+) -> list[FrameRecord]:
     """Decode the selected frames of ``input`` at ``size`` into the job; their records, stored."""
     frames: list[FrameRecord] = []
     with open_video(input, size=size, start=start, end=end, stride=stride) as reader:

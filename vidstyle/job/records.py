@@ -123,6 +123,11 @@ def short_error(e: Exception) -> str:
 
 
 def result_row(rec: ResultRecord) -> dict[str, Any]:
-    return {"shot": rec.shot, "pass": rec.pass_, "pos": rec.pos, "sha": rec.sha, "seconds": rec.seconds, "losses": rec.losses}
-
-
+    return {
+        "shot": rec.shot,
+        "pass": rec.pass_,
+        "pos": rec.pos,
+        "sha": rec.sha,
+        "seconds": rec.seconds,
+        "losses": rec.losses,
+    }

@@ -53,12 +53,16 @@ class JobSpec(BaseModel):
         """How the input or frame selection differs from ``decode`` (empty: the same)."""
         return diff(self.decode, decode)
 
-    def changed_shots(self, spans: list[tuple[int, int]], identities: list[dict[str, Any]]) -> tuple[list[int], list[str]] | None:
+    def changed_shots(
+        self, spans: list[tuple[int, int]], identities: list[dict[str, Any]]
+    ) -> tuple[list[int], list[str]] | None:
         """Shots whose stored results cannot be reused for these spans and settings, with the
         reasons; None when nothing changed."""
         old_spans = [tuple(s) for s in self.shots]
         if old_spans != [tuple(s) for s in spans]:
-            return list(range(max(len(spans), len(old_spans)))), [f"shots {[list(s) for s in old_spans]} → {[list(s) for s in spans]}"]
+            return list(range(max(len(spans), len(old_spans)))), [
+                f"shots {[list(s) for s in old_spans]} → {[list(s) for s in spans]}"
+            ]
         shots, reasons = [], []
         for k, (old, new) in enumerate(zip(self.settings, identities)):
             d = diff(old, new)
@@ -90,6 +94,7 @@ def diff(old: Any, new: Any, prefix: str = "") -> list[str]:
         return out
     return [] if old == new else [f"{prefix}: {old!r} → {new!r}"]
 
+
 RECORD_TAG = "comment"
 RECORD_PREFIX = "vidstyle render "
 
@@ -102,7 +107,7 @@ def read_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not text.startswith(RECORD_PREFIX):
         return None
     try:
-        return json.loads(text[len(RECORD_PREFIX):])
+        return json.loads(text[len(RECORD_PREFIX) :])
     except ValueError:
         return None
 
@@ -112,8 +117,6 @@ def recorded_settings(shot: dict[str, Any]) -> RenderSettings:
     data = dict(shot)
     data["styles"] = [s["path"] for s in shot.get("styles", [])]
     return RenderSettings.model_validate(data)
-
-
 
 
 def record_metadata(record: dict[str, Any]) -> dict[str, str]:

@@ -35,15 +35,19 @@ class StyleSettings(_Model):
     content_weight: float = Field(5.0, ge=0, le=MAX_WEIGHT, description="weight of the content (relu4_2) loss")
     style_weight: float = Field(100.0, ge=0, le=MAX_WEIGHT, description="weight of the Gram style loss")
     tv_weight: float = Field(1e-3, ge=0, le=MAX_WEIGHT, description="weight of the total-variation smoothness loss")
-    content_layers: tuple[str, ...] = Field(("relu4_2",), description="VGG-19 layers whose features the result keeps from the frame")
+    content_layers: tuple[str, ...] = Field(
+        ("relu4_2",), description="VGG-19 layers whose features the result keeps from the frame"
+    )
     style_layers: tuple[str, ...] = Field(
-        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), description="VGG-19 layers whose Gram matrices carry the style"
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        description="VGG-19 layers whose Gram matrices carry the style",
     )
     style_layer_weights: tuple[float, ...] | None = Field(None, description="per style layer; default all 1")
     style_blend: tuple[float, ...] | None = Field(None, description="per style image; default equal")
     style_scale: float = Field(1.0, gt=0, le=8, description="style image size relative to the frame")
     preserve_colors: Literal["none", "luminance", "match"] = Field(
-        "none", description="keep the frame's colours: none, luminance (restyle brightness only) or match (recolour the style)"
+        "none",
+        description="keep the frame's colours: none, luminance (restyle brightness only) or match (recolour the style)",
     )
     pooling: Pooling = Field("max", description="pooling in the network: max (Gatys) or avg")
     network: Network = Field(
@@ -101,7 +105,14 @@ class OptimSettings(_Model):
     coarse_iterations: int | None = Field(
         None, ge=1, description="iterations at each coarser scale (default: half of iterations)"
     )
-    learning_rate: float | None = Field(None, gt=0, le=1e6, description="step size (default: " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LEARNING_RATES.items()) + ")")
+    learning_rate: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="step size (default: "
+        + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LEARNING_RATES.items())
+        + ")",
+    )
     history: int = Field(100, ge=1, le=1000, description="L-BFGS history length")
     tolerance: float = Field(1e-4, ge=0, description="stop when the loss falls less than this (relative) …")
     tolerance_window: int = Field(50, ge=0, description="… over this many iterations (0: never stop early)")
@@ -122,7 +133,10 @@ class TemporalSettings(_Model):
     """Video consistency (Ruder et al.): warped start, temporal losses, multipass schedule."""
 
     temporal_weight: float = Field(
-        1e4, ge=0, le=MAX_WEIGHT, description="weight of the short/long-term temporal loss (Ruder used 1e3; 1e4 flickers less, see README)"
+        1e4,
+        ge=0,
+        le=MAX_WEIGHT,
+        description="weight of the short/long-term temporal loss (Ruder used 1e3; 1e4 flickers less, see README)",
     )
     long_term: tuple[int, ...] = Field(
         (1,), description="earlier frames tied to each frame: 1 (short-term only) or e.g. 1,2,4 (long-term)"
@@ -155,8 +169,11 @@ class TemporalSettings(_Model):
     photometric_rel: float = Field(0.15, ge=0, le=10, description="relative part of the photometric threshold")
     photometric_abs: float = Field(8.0, ge=0, le=255, description="absolute part of the photometric threshold (0-255)")
     photometric_sigma: float = Field(
-        0.04, ge=0, le=1, description="blur before the photometric check, as a fraction of the frame's longest side: "
-        "lighting changes are smooth, while the anchor carried along the flow loses fine texture"
+        0.04,
+        ge=0,
+        le=1,
+        description="blur before the photometric check, as a fraction of the frame's longest side: "
+        "lighting changes are smooth, while the anchor carried along the flow loses fine texture",
     )
     adaptive_iterations: bool = Field(
         True,
@@ -189,7 +206,12 @@ class FlowSettings(_Model):
     preset: Literal["ultrafast", "fast", "medium"] = Field("medium", description="DIS preset")
     scale: float = Field(1.0, gt=0, le=1, description="estimate flow at this fraction of the frame size")
     raft_weights: Path | None = Field(None, description="local RAFT state dict (backend raft)")
-    workers: int | None = Field(None, ge=0, le=64, description="flow worker processes, within the thread budget (default: none below 4 cores, else 1 per 8 cores, at most 4)")
+    workers: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="flow worker processes, within the thread budget (default: none below 4 cores, else 1 per 8 cores, at most 4)",
+    )
     motion_boundaries: bool = Field(
         False,
         description="also zero the temporal weight at motion boundaries (Ruder); off by default: at working sizes "
@@ -202,7 +224,10 @@ class EncodeSettings(_Model):
 
     codec: str | None = Field(None, description="h264 (default), h265, vp9, prores, ffv1")
     crf: int | None = Field(
-        None, ge=0, le=63, description="constant rate factor: lower is better quality and bigger files (default: the codec's)"
+        None,
+        ge=0,
+        le=63,
+        description="constant rate factor: lower is better quality and bigger files (default: the codec's)",
     )
     preset: str | None = Field(None, description="encoder speed preset, e.g. medium")
 
@@ -231,7 +256,9 @@ class FrameSelection(_Model):
 class ImageSettings(_Model):
     """Everything that decides what one stylised image looks like."""
 
-    size: int | None = Field(512, ge=16, le=MAX_SIDE, description="longest side of the result in pixels (None: the content's size)")
+    size: int | None = Field(
+        512, ge=16, le=MAX_SIDE, description="longest side of the result in pixels (None: the content's size)"
+    )
     styles: tuple[Path, ...] = Field((), description="style images (paintings); blend weights in style.style_blend")
     style: StyleSettings = StyleSettings()
     optim: OptimSettings = OptimSettings()
@@ -254,5 +281,7 @@ class RenderSettings(ImageSettings):
     def independent(self) -> RenderSettings:
         """The per-frame baseline: every frame optimised alone, like the first frame of a shot."""
         return self.model_copy(
-            update={"temporal": self.temporal.model_copy(update={"warm_start": False, "temporal_weight": 0.0, "passes": 1})}
+            update={
+                "temporal": self.temporal.model_copy(update={"warm_start": False, "temporal_weight": 0.0, "passes": 1})
+            }
         )

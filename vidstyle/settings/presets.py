@@ -15,7 +15,13 @@ PRESETS: dict[str, dict[str, dict[str, object]]] = {
     # Multipass: 1 independent pass + 7 alternating passes × 100 iterations (≈ 800 per frame).
     "best": {
         "optim": {"iterations": 500},
-        "temporal": {"passes": 8, "pass_iterations": 100, "frame_iterations": 100, "long_term": (1, 2, 4), "temporal_from_pass": 2},
+        "temporal": {
+            "passes": 8,
+            "pass_iterations": 100,
+            "frame_iterations": 100,
+            "long_term": (1, 2, 4),
+            "temporal_from_pass": 2,
+        },
     },
 }
 DEFAULT_PRESET = "balanced"

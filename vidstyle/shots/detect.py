@@ -63,8 +63,13 @@ def analyse_cuts(
     s = settings or ShotsSettings()
     detector, threshold, min_score = s.detector, s.threshold_value, s.min_score
     if detector == "adaptive":
-        det: ContentDetector = AdaptiveDetector(adaptive_threshold=threshold, min_scene_len=0, window_width=WINDOW,
-                                                min_content_val=min_score, luma_only=True)
+        det: ContentDetector = AdaptiveDetector(
+            adaptive_threshold=threshold,
+            min_scene_len=0,
+            window_width=WINDOW,
+            min_content_val=min_score,
+            luma_only=True,
+        )
         ratio_key = det.get_metrics()[-1]
     else:
         det = ContentDetector(threshold=threshold, min_scene_len=0, luma_only=True)
@@ -104,8 +109,7 @@ def analyse_cuts(
             ratio[p] = stats.get_metrics(tc, [ratio_key])[0] or 0.0
     score = ratio if detector == "adaptive" else content
     candidates = [Cut(p, frames.indices[p], frames.times[p], float(score[p]), detector) for p in found if 0 < p < n]
-    candidates += [Cut(p, frames.indices[p], frames.times[p], None, "black")
-                   for p in black_cuts(luma, s.black_level)]
+    candidates += [Cut(p, frames.indices[p], frames.times[p], None, "black") for p in black_cuts(luma, s.black_level)]
     cuts = filter_short(candidates, frames, s.min_shot_seconds)
     return CutAnalysis(cuts, frames, content, ratio, np.asarray(luma))
 

@@ -16,14 +16,17 @@ the user as times and frame numbers (:func:`parse_cuts`).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.video import Position, VideoReader, open_video
 from vidstyle.video.timeline import PositionLike
+
 
 @dataclass(frozen=True)
 class FrameTimes:
@@ -78,10 +81,9 @@ def _from_timeline(reader: VideoReader) -> FrameTimes | None:
         return None
     idx = np.arange(sel.first, sel.stop, sel.stride)
     times = tl.pts[idx].astype(np.float64) * float(tl.time_base)
-    steps = np.diff(tl.pts[sel.first:sel.stop])
+    steps = np.diff(tl.pts[sel.first : sel.stop])
     interval = float(np.median(steps)) * float(tl.time_base) if steps.size else 0.0
-    return FrameTimes(tuple(int(i) for i in idx), tuple(float(t) for t in times), tl.time(sel.stop), sel.stop,
-                      interval)
+    return FrameTimes(tuple(int(i) for i in idx), tuple(float(t) for t in times), tl.time(sel.stop), sel.stop, interval)
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,10 @@ class Shot:
 
     def describe(self) -> str:
         """One line for humans, e.g. ``shot 1: frames 283-375, 11.792-15.667 s (93 frames)``."""
-        return (f"shot {self.index}: frames {self.first_frame}-{self.end_frame - 1}, "
-                f"{self.start_time:.3f}-{self.end_time:.3f} s ({len(self)} frames)")
+        return (
+            f"shot {self.index}: frames {self.first_frame}-{self.end_frame - 1}, "
+            f"{self.start_time:.3f}-{self.end_time:.3f} s ({len(self)} frames)"
+        )
 
 
 # -- user-given cuts --------------------------------------------------------------------------
@@ -157,8 +161,9 @@ def cut_position(frames: FrameTimes, at: Position) -> int:
     return int(np.searchsorted(np.asarray(frames.times), at.seconds - tolerance, side="left"))
 
 
-def shots_from_cuts(frames: FrameTimes | Sequence[tuple[int, float]],
-                    cuts: Iterable[Cut | Position | int]) -> list[Shot]:
+def shots_from_cuts(
+    frames: FrameTimes | Sequence[tuple[int, float]], cuts: Iterable[Cut | Position | int]
+) -> list[Shot]:
     """Split the processed frames into shots at ``cuts``.
 
     A cut is a :class:`Cut`, a :class:`~vidstyle.video.Position` (time or source frame, see
@@ -184,7 +189,7 @@ def shots_from_cuts(frames: FrameTimes | Sequence[tuple[int, float]],
             positions.add(p)
     bounds = [0, *sorted(positions), n]
     shots = []
-    for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
         end_frame = ft.indices[b] if b < n else ft.end_index
         end_time = ft.times[b] if b < n else ft.end_time
         shots.append(Shot(k, a, b, ft.indices[a], end_frame, ft.times[a], end_time))

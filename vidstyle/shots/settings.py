@@ -35,7 +35,7 @@ def _position(value: object) -> Position:
     if isinstance(value, Position):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"expected seconds or a frame like \"360f\", not {value!r}")
+        raise ValueError(f'expected seconds or a frame like "360f", not {value!r}')
     try:
         pos = parse_position(float(value) if isinstance(value, int) else value, "")
     except VidstyleError as e:
@@ -90,7 +90,7 @@ class ShotsSettings(BaseModel):
 
     cuts: Annotated[Cuts, BeforeValidator(_cuts)] = Field(
         "auto",
-        description='shots: auto (detect cuts), none (one shot), or cut times / frames like 11.8,15.7s,360f',
+        description="shots: auto (detect cuts), none (one shot), or cut times / frames like 11.8,15.7s,360f",
     )
     detector: Detector = Field("adaptive", description="cut detector: adaptive (robust to camera motion) or content")
     threshold: float | None = Field(
@@ -100,11 +100,16 @@ class ShotsSettings(BaseModel):
         f"content: the change, 0-255 (default {THRESHOLDS['content']:g})",
     )
     min_score: float = Field(
-        15.0, ge=0, description="adaptive: a cut frame must also change at least this much (0-255; PySceneDetect's min_content_val)"
+        15.0,
+        ge=0,
+        description="adaptive: a cut frame must also change at least this much (0-255; PySceneDetect's min_content_val)",
     )
     min_shot_seconds: float = Field(0.5, ge=0, description="drop a cut this close to the previous one (or the start)")
     black_level: float = Field(
-        16.0, ge=0, le=255, description="mean brightness under which frames are black: a dip to black ends a shot (0: off)"
+        16.0,
+        ge=0,
+        le=255,
+        description="mean brightness under which frames are black: a dip to black ends a shot (0: off)",
     )
     analysis_size: int = Field(256, ge=32, le=4096, description="longest side of the frames decoded for detection")
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from vidstyle.errors import VidstyleError
-from vidstyle.settings.models import DEFAULT_LEARNING_RATES, OptimSettings, Optimizer
+from vidstyle.settings.models import DEFAULT_LEARNING_RATES, Optimizer, OptimSettings
 
 Objective = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
 """image (N, 3, H, W) → (total loss (N,), named parts each (N,))."""
@@ -220,7 +220,9 @@ def minimize(
     than ``tolerance`` (relative) over the last ``tolerance_window`` iterations (0 disables).
     """
     if optimizer not in typing.get_args(Optimizer):
-        raise VidstyleError(f"optim.optimizer: unknown optimizer {optimizer!r} (expected {' or '.join(typing.get_args(Optimizer))})")
+        raise VidstyleError(
+            f"optim.optimizer: unknown optimizer {optimizer!r} (expected {' or '.join(typing.get_args(Optimizer))})"
+        )
     lr = DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
     x = x0.detach().clone().requires_grad_(True)
     lbfgs = LBFGS(history, lr) if optimizer == "lbfgs" else None
@@ -260,4 +262,3 @@ def minimize(
                 x.grad = grad
                 adam.step()
     return x.detach()
-

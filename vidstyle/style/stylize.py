@@ -16,19 +16,20 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from vidstyle.style import color
 from vidstyle.compute.device import resolve_device, resolve_precision
+from vidstyle.compute.threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
 from vidstyle.errors import VidstyleError
 from vidstyle.image.io import fit_longest, load_image, resize
+from vidstyle.settings import ImageSettings, OptimSettings, StyleSettings
+from vidstyle.style import color
 from vidstyle.style.losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
 from vidstyle.style.optimize import Callback, Iterate, minimize
-from vidstyle.settings import ImageSettings, OptimSettings, StyleSettings
-from vidstyle.compute.threads import set_torch_threads, torch_threads, torch_threads_for, use_budget
 from vidstyle.style.vgg import build_encoder, min_input_side
 
 ImageLike = Tensor | str | os.PathLike[str]
 ExtraTerms = Callable[[tuple[int, int]], Mapping[str, LossTerm]]
 """Given the (H, W) of a scale, the additional loss terms to use at that scale."""
+
 
 def pyramid(
     size: tuple[int, int],
@@ -47,7 +48,7 @@ def pyramid(
     h, w = size
     longest = max(h, w)
     if scales is None:
-        scales = 1 if longest <= min_side else 1 + int(math.floor(math.log(longest / min_side) / math.log(factor) + 1e-9))
+        scales = 1 if longest <= min_side else 1 + math.floor(math.log(longest / min_side) / math.log(factor) + 1e-9)
     sizes: list[tuple[int, int]] = []
     for k in range(scales):
         side = round(longest / factor ** (scales - 1 - k))
@@ -321,8 +322,10 @@ class _FiniteGuard:
             what = ", ".join(f"the {n} loss" for n in terms)
             hint = " or ".join(LOSS_SETTINGS[n] for n in terms)
             raise VidstyleError(f"{where}{what} became infinite or NaN during optimisation; lower {hint}")
-        raise VidstyleError(f"{where}the optimisation diverged (the image became infinite or NaN); "
-                            "lower optim.learning_rate or use optim.optimizer lbfgs")
+        raise VidstyleError(
+            f"{where}the optimisation diverged (the image became infinite or NaN); "
+            "lower optim.learning_rate or use optim.optimizer lbfgs"
+        )
 
 
 def _adapting_threads(callback: Callback | None, pixels: int, every: int = 8) -> Callback:

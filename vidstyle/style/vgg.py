@@ -104,7 +104,7 @@ def load_caffe_weights(path: str | Path | None = None) -> Weights:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise file_error(path, "weights file not found") from None
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user problem
+    except Exception as e:
         raise file_error(path, f"not a readable weights file ({type(e).__name__})") from None
     weights: Weights = {}
     for conv, shape in _expected_shapes().items():
@@ -126,15 +126,14 @@ def load_torchvision_weights(path: str | Path) -> Weights:
         raise file_error(path, "torchvision VGG-19 weights file not found (nothing is downloaded)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise file_error(path, f"not a readable weights file ({type(e).__name__})") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     weights: Weights = {}
     shapes = _expected_shapes()
     # torchvision's vgg19.features numbers modules in order; convs sit at these indices.
-    index = 0
-    for name in LAYERS:
+    for index, name in enumerate(LAYERS):
         if name.startswith("conv"):
             try:
                 w, b = state[f"features.{index}.weight"], state[f"features.{index}.bias"]
@@ -143,7 +142,6 @@ def load_torchvision_weights(path: str | Path) -> Weights:
             if tuple(w.shape) != shapes[name]:
                 raise file_error(path, f"unexpected shape for features.{index} ({name})")
             weights[name] = (w.float().clone(), b.float().clone())
-        index += 1
     return weights
 
 

@@ -22,23 +22,22 @@ from vidstyle.flow.warp import flow_to_tensor, warp
 from vidstyle.image.io import to_uint8, to_working
 from vidstyle.job.events import FrameFinished
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
-from vidstyle.style.optimize import Iterate
-from vidstyle.temporal.schedule import Task, shot_schedule
 from vidstyle.settings import OptimSettings, RenderSettings
+from vidstyle.style.optimize import Iterate
 from vidstyle.style.stylize import Stylizer, optimize_image
+from vidstyle.temporal.schedule import Task, shot_schedule
 from vidstyle.temporal.terms import (
     WarpedFrame,
     advance_anchor,
     follow_input,
     luma,
-    photometric_keep,
     multipass_start,
+    photometric_keep,
     released_fraction,
     temporal_term,
     warp_previous,
     warped_start,
 )
-
 
 IterationCallback = Callable[[Iterate], None]
 FrameCallback = Callable[[FrameFinished], None]
@@ -52,8 +51,9 @@ ADAPT_FROM = 0.05
 ADAPT_FULL = 0.25
 
 
-def task_optim(task: Task, settings: RenderSettings, new_fraction: float = 0.0,
-               input_change: float | None = None) -> OptimSettings:
+def task_optim(
+    task: Task, settings: RenderSettings, new_fraction: float = 0.0, input_change: float | None = None
+) -> OptimSettings:
     """The optimisation budget of a task; ``new_fraction`` (0–1) is the share of the frame
     that its warped start does not cover (see :data:`ADAPT_FROM`); ``input_change`` the RMS
     change of the input along the flow over the held pixels (0–255), which shrinks the budget
@@ -150,7 +150,13 @@ class ShotRunner:
         first = max(0, todo[0] - max(self.settings.temporal.long_term)) if uses_flow else todo[0]
         # The photometric anchor of a sequential pass is carried from the shot's first frame
         # (a function of the input and its flow only, so a resumed pass recomputes it exactly).
-        anchored = uses_flow and self.settings.temporal.photometric_check and tasks[0].kind == "alone" and len(tasks) > 1 and tasks[1].kind == "sequential"
+        anchored = (
+            uses_flow
+            and self.settings.temporal.photometric_check
+            and tasks[0].kind == "alone"
+            and len(tasks) > 1
+            and tasks[1].kind == "sequential"
+        )
         if anchored:
             first = 0
         seq = tasks[first:]
@@ -208,8 +214,9 @@ class ShotRunner:
         there = warp(self._content(source), flow_t)
         assert isinstance(there, Tensor)
         if keep is None and t.photometric_check:
-            keep = photometric_keep(luma(here), luma(there), t.photometric_rel, t.photometric_abs,
-                                    self._photometric_sigma(here))
+            keep = photometric_keep(
+                luma(here), luma(there), t.photometric_rel, t.photometric_abs, self._photometric_sigma(here)
+            )
         change = here - there if t.follow_input else None
         return follow_input(w, keep, change, t.follow_sigma * max(here.shape[-2:]))
 
@@ -307,4 +314,3 @@ class ShotRunner:
         )
         losses = {k: round(v, 4) for k, v in last[0].losses().items()} if last else {}
         return image, losses
-

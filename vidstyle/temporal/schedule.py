@@ -91,4 +91,3 @@ def pass_tasks(shot: int, start: int, end: int, pass_: int, t: TemporalSettings)
 def shot_schedule(shot: int, start: int, end: int, t: TemporalSettings) -> list[list[Task]]:
     """All passes of a shot, each a list of tasks in running order."""
     return [pass_tasks(shot, start, end, p, t) for p in range(1, t.passes + 1)]
-

@@ -19,6 +19,7 @@ from torch import Tensor
 from vidstyle.flow.warp import warp
 from vidstyle.style.losses import Features, LossTerm, per_sample_mean
 
+
 class TemporalLoss(LossTerm):
     """Σ_j mean over C·H·W of c_j · (x − ω_j)²: stay close to the warped earlier frames
     where they are reliable (Ruder's short-term loss for one j, long-term for several)."""
@@ -84,7 +85,6 @@ def temporal_term(frames: Sequence[WarpedFrame], weight: float, size: tuple[int,
     )
 
 
-
 # -- following the input (fidelity) ---------------------------------------------------------
 #
 # Ruder's terms hold every reliable pixel to the warped previous painting. When the *input*
@@ -121,7 +121,7 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     if sigma <= 0:
         return x
     h, w = x.shape[-2:]
-    radius = max(1, int(math.ceil(3.0 * sigma)))
+    radius = max(1, math.ceil(3.0 * sigma))
     k = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     kernel = torch.exp(-0.5 * (k / sigma) ** 2)
     c = x.shape[1]

@@ -11,6 +11,7 @@ Public API (used by the later pipeline stages)::
     probe("clip.mp4").to_dict()
 """
 
+from vidstyle.files.patterns import is_sequence_input, is_sequence_output
 from vidstyle.video.api import open_video, probe
 from vidstyle.video.codecs import (
     CODECS,
@@ -26,7 +27,6 @@ from vidstyle.video.codecs import (
 from vidstyle.video.encode import VideoWriter, check_output, encode_like
 from vidstyle.video.info import AudioInfo, Frame, VideoInfo
 from vidstyle.video.reader import VideoReader
-from vidstyle.files.patterns import is_sequence_input, is_sequence_output
 from vidstyle.video.sequence import SequenceWriter
 from vidstyle.video.timeline import Position, Timeline, fit_size, parse_position
 

@@ -7,11 +7,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from vidstyle.errors import VidstyleError
+from vidstyle.files.patterns import is_sequence_input
 from vidstyle.video.decode import FileReader
 from vidstyle.video.info import VideoInfo
 from vidstyle.video.reader import VideoReader
 from vidstyle.video.scan import scan_file
-from vidstyle.files.patterns import is_sequence_input
 from vidstyle.video.sequence import SequenceReader, scan_sequence
 from vidstyle.video.timeline import PositionLike
 

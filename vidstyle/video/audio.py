@@ -9,7 +9,13 @@ import av
 
 from vidstyle.errors import file_error
 from vidstyle.video.avio import describe, open_input
-from vidstyle.video.codecs import AUDIO_BITRATE_PER_CHANNEL, AUDIO_COPY_OK, AUDIO_TRANSCODE_CODEC, DEFAULT_AUDIO_CODEC, OPUS_RATES
+from vidstyle.video.codecs import (
+    AUDIO_BITRATE_PER_CHANNEL,
+    AUDIO_COPY_OK,
+    AUDIO_TRANSCODE_CODEC,
+    DEFAULT_AUDIO_CODEC,
+    OPUS_RATES,
+)
 from vidstyle.video.metadata import stream_tags
 
 _UNLISTED = object()
@@ -37,8 +43,14 @@ def transcode_codec(output: av.container.OutputContainer) -> str:
 class _Track:
     """One source audio stream going into one output stream, trimmed to [start, end) and shifted."""
 
-    def __init__(self, output: av.container.OutputContainer, source: av.AudioStream,
-                 start: float | None, end: float | None, shift: float) -> None:
+    def __init__(
+        self,
+        output: av.container.OutputContainer,
+        source: av.AudioStream,
+        start: float | None,
+        end: float | None,
+        shift: float,
+    ) -> None:
         self.output, self.source = output, source
         self.start, self.end, self.shift = start, end, shift
 
@@ -109,8 +121,9 @@ class TranscodeTrack(_Track):
             if frame is None:
                 return
             cc = self.stream.codec_context
-            self._resampler = av.AudioResampler(format=cc.format.name, layout=cc.layout.name, rate=self.rate,
-                                                frame_size=cc.frame_size or None)
+            self._resampler = av.AudioResampler(
+                format=cc.format.name, layout=cc.layout.name, rate=self.rate, frame_size=cc.frame_size or None
+            )
             if frame.time is not None:
                 self._next_pts = max(0, round((frame.time - self.shift) * self.rate))
         for out in self._resampler.resample(frame):
@@ -139,8 +152,16 @@ class AudioMux:
     is shifted back by ``shift`` seconds so that it stays in sync with the shifted video.
     """
 
-    def __init__(self, source: Path, output: av.container.OutputContainer, *, start: float | None,
-                 end: float | None, shift: float, output_path: Path) -> None:
+    def __init__(
+        self,
+        source: Path,
+        output: av.container.OutputContainer,
+        *,
+        start: float | None,
+        end: float | None,
+        shift: float,
+        output_path: Path,
+    ) -> None:
         self.output_path = output_path
         self._input = open_input(source)
         self.tracks: dict[int, _Track] = {}
@@ -149,8 +170,7 @@ class AudioMux:
                 if can_copy(output, s.codec.canonical_name):
                     self.tracks[s.index] = CopyTrack(output, s, start, end, shift)
                 else:
-                    self.tracks[s.index] = TranscodeTrack(output, s, start, end, shift,
-                                                          codec=transcode_codec(output))
+                    self.tracks[s.index] = TranscodeTrack(output, s, start, end, shift, codec=transcode_codec(output))
         except (av.error.FFmpegError, ValueError) as e:
             self._input.close()
             raise file_error(output_path, f"cannot add the source's audio: {describe(e)}") from None

@@ -84,8 +84,11 @@ def check_input_file(path: Path) -> None:
 
 def still_image_error(path: Path, kind: str) -> VidstyleError:
     """The error for a single picture given where a video is expected."""
-    return file_error(path, f"is a still image ({kind}), not a video; for an image sequence give its folder "
-                            "or a pattern such as frames/%05d.png")
+    return file_error(
+        path,
+        f"is a still image ({kind}), not a video; for an image sequence give its folder "
+        "or a pattern such as frames/%05d.png",
+    )
 
 
 def is_still_image_format(container: av.container.InputContainer) -> bool:

@@ -39,14 +39,29 @@ DEFAULT_PIX_FMT = CODECS[DEFAULT_CODEC].pix_fmt
 DEFAULT_CODEC_BY_SUFFIX: dict[str, str] = {".webm": "vp9"}
 
 # Output suffix -> FFmpeg muxer.
-OUTPUT_FORMATS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
-                                  ".webm": "webm", ".avi": "avi"}
+OUTPUT_FORMATS: dict[str, str] = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+}
 DEFAULT_TIME_BASE = Fraction(1, 90000)  # used when the caller gives no source time base
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # libvpx has no presets; map the x264 names onto its speed knob (cpu-used: 0 slow ... 8 fast).
-VP9_CPU_USED = {"ultrafast": 8, "superfast": 7, "veryfast": 6, "faster": 5, "fast": 5, "medium": 4,
-                "slow": 2, "slower": 1, "veryslow": 0}
+VP9_CPU_USED = {
+    "ultrafast": 8,
+    "superfast": 7,
+    "veryfast": 6,
+    "faster": 5,
+    "fast": 5,
+    "medium": 4,
+    "slow": 2,
+    "slower": 1,
+    "veryslow": 0,
+}
 PRORES_PROFILE = "3"  # 422 HQ
 
 # Audio: streams are copied when the output container is known to carry their codec, else transcoded.

@@ -71,8 +71,9 @@ class FileReader(VideoReader):
                     break
                 if wanted:
                     yielded = True
-                    yield Frame(index=index, pts=pts, time=time, image=self._to_rgb(vf),
-                                duration=self._duration(index, vf))
+                    yield Frame(
+                        index=index, pts=pts, time=time, image=self._to_rgb(vf), duration=self._duration(index, vf)
+                    )
 
     def _duration(self, index: int, vf: av.VideoFrame) -> int | None:
         if self.selection is not None and self.timeline is not None:
@@ -82,16 +83,16 @@ class FileReader(VideoReader):
     def _to_rgb(self, vf: av.VideoFrame) -> np.ndarray:
         m = frame_matrix(vf.colorspace, self.source_info.source_height)
         w, h = self._decode_size
-        rgb = self._reformatter.reformat(vf, width=w, height=h, format="rgb24", src_colorspace=m.sws,
-                                         interpolation=self._interpolation)
+        rgb = self._reformatter.reformat(
+            vf, width=w, height=h, format="rgb24", src_colorspace=m.sws, interpolation=self._interpolation
+        )
         image = rgb.to_ndarray()
         if self._turns:
             image = np.rot90(image, self._turns)
         return np.ascontiguousarray(image)
 
 
-def decoded_frames(container: av.container.InputContainer,
-                   stream: av.VideoStream) -> Iterator[av.VideoFrame | None]:
+def decoded_frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame | None]:
     """Decoded frames of ``stream`` in display order; ``None`` for each packet that could not be
     read or decoded (skipped, as players do), so the caller can count them."""
     packets = container.demux(stream)

@@ -16,6 +16,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.atomic import atomic_path, check_writable
+from vidstyle.files.patterns import is_sequence_output
 from vidstyle.video.audio import AudioMux
 from vidstyle.video.avio import describe
 from vidstyle.video.codecs import (
@@ -32,7 +33,6 @@ from vidstyle.video.color import matrix
 from vidstyle.video.info import Frame, VideoInfo
 from vidstyle.video.metadata import container_tags, stream_tags
 from vidstyle.video.reader import VideoReader
-from vidstyle.files.patterns import is_sequence_output
 from vidstyle.video.sequence import SequenceWriter, check_sequence_output
 
 
@@ -151,8 +151,16 @@ class VideoWriter:
                 raise file_error(self.path, f"cannot start writing: {describe(e)}") from None
             raise
 
-    def _open(self, tmp: Path, spec: CodecSpec, options: dict[str, str], metadata: Mapping[str, str],
-              stream_metadata: Mapping[str, str], sar: Fraction | None, audio_from: Any) -> None:
+    def _open(
+        self,
+        tmp: Path,
+        spec: CodecSpec,
+        options: dict[str, str],
+        metadata: Mapping[str, str],
+        stream_metadata: Mapping[str, str],
+        sar: Fraction | None,
+        audio_from: Any,
+    ) -> None:
         oc = av.open(str(tmp), mode="w", format=output_format(self.path))
         self._container = oc
         oc.metadata.update(container_tags(metadata))
@@ -164,7 +172,10 @@ class VideoWriter:
         cc.time_base = self.time_base
         if not spec.rgb:
             cc.colorspace, cc.color_primaries, cc.color_trc = (
-                self._matrix.colorspace, self._matrix.primaries, self._matrix.trc)
+                self._matrix.colorspace,
+                self._matrix.primaries,
+                self._matrix.trc,
+            )
             cc.color_range = 1  # limited ("tv") range, what every player expects
         if sar:
             cc.sample_aspect_ratio = sar
@@ -173,15 +184,22 @@ class VideoWriter:
         s.metadata.update(stream_tags(stream_metadata))
         self._stream = s
         if audio_from is not None:
-            self._audio = AudioMux(Path(audio_from), oc, start=self.start, end=self.end,
-                                   shift=float(self.start or 0.0), output_path=self.path)
+            self._audio = AudioMux(
+                Path(audio_from),
+                oc,
+                start=self.start,
+                end=self.end,
+                shift=float(self.start or 0.0),
+                output_path=self.path,
+            )
             self.audio_modes = self._audio.modes
         oc.start_encoding()
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, image: np.ndarray, *, pts: int | None = None, time: float | None = None,
-              duration: int | None = None) -> None:
+    def write(
+        self, image: np.ndarray, *, pts: int | None = None, time: float | None = None, duration: int | None = None
+    ) -> None:
         """Append one H x W x 3 uint8 RGB image.
 
         ``pts`` (in ``time_base`` ticks, source clock) wins over ``time`` (seconds); with
@@ -197,8 +215,11 @@ class VideoWriter:
             self.frames_written += 1
             return
         if pts is None:
-            pts = round(time / self.time_base) if time is not None else (
-                self._last_pts + self._offset + self._step if self._last_pts is not None else self._offset)
+            pts = (
+                round(time / self.time_base)
+                if time is not None
+                else (self._last_pts + self._offset + self._step if self._last_pts is not None else self._offset)
+            )
         out_pts = int(pts) - self._offset
         if self._last_pts is not None:
             out_pts = max(out_pts, self._last_pts + 1)  # muxers need strictly increasing timestamps
@@ -226,8 +247,9 @@ class VideoWriter:
         if self.codec.rgb:
             frame = self._reformatter.reformat(frame, format=self.pix_fmt)
         else:
-            frame = self._reformatter.reformat(frame, format=self.pix_fmt, dst_colorspace=self._matrix.sws,
-                                               dst_color_range=ColorRange.MPEG)
+            frame = self._reformatter.reformat(
+                frame, format=self.pix_fmt, dst_colorspace=self._matrix.sws, dst_color_range=ColorRange.MPEG
+            )
         frame.pts = pts
         frame.time_base = self.time_base
         self._queue.extend(self._stream.encode(frame))
@@ -336,11 +358,22 @@ def encode_like(
         raise file_error(output, "no frames to write")
     height, width = first.image.shape[:2]
     with VideoWriter(
-        output, width=width, height=height, fps=info.fps, time_base=info.time_base, codec=codec, crf=crf,
-        preset=preset, pix_fmt=pix_fmt,
+        output,
+        width=width,
+        height=height,
+        fps=info.fps,
+        time_base=info.time_base,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pix_fmt=pix_fmt,
         audio_from=info.path if audio and info.has_audio and not info.is_sequence else None,
-        start=start, end=end, metadata=info.metadata, stream_metadata=info.stream_metadata,
-        colorspace=info.colorspace, sample_aspect_ratio=info.sample_aspect_ratio,
+        start=start,
+        end=end,
+        metadata=info.metadata,
+        stream_metadata=info.stream_metadata,
+        colorspace=info.colorspace,
+        sample_aspect_ratio=info.sample_aspect_ratio,
     ) as writer:
         writer.write_frame(first)
         for frame in it:

@@ -5,11 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Tags that describe the old file rather than the content: its muxer, encoder, length, brand.
-STALE_TAGS = frozenset({
-    "encoder", "duration", "major_brand", "minor_version", "compatible_brands", "rotate",
-    "number_of_frames", "number_of_bytes", "_statistics_tags", "_statistics_writing_app",
-    "_statistics_writing_date_utc", "bps", "vendor_id",
-})
+STALE_TAGS = frozenset(
+    {
+        "encoder",
+        "duration",
+        "major_brand",
+        "minor_version",
+        "compatible_brands",
+        "rotate",
+        "number_of_frames",
+        "number_of_bytes",
+        "_statistics_tags",
+        "_statistics_writing_app",
+        "_statistics_writing_date_utc",
+        "bps",
+        "vendor_id",
+    }
+)
 
 
 def _keep(key: str) -> bool:

@@ -120,8 +120,14 @@ class VideoReader:
         """One line naming the file, how many frames were read and what was wrong; None if all is well."""
         if not self.truncated:
             return None
-        problems = [p for p in (self.source_info.damage,
-                                f"{self.decode_errors} undecodable packets" if self.decode_errors else None) if p]
+        problems = [
+            p
+            for p in (
+                self.source_info.damage,
+                f"{self.decode_errors} undecodable packets" if self.decode_errors else None,
+            )
+            if p
+        ]
         expected = self.expected_frames
         of = f" of {expected}" if expected is not None else ""
         what = "; ".join(problems) or "ended early"

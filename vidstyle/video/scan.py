@@ -9,7 +9,14 @@ import av
 import numpy as np
 
 from vidstyle.errors import file_error
-from vidstyle.video.avio import check_input_file, damage_from_log, ffmpeg_log, is_still_image_format, open_input, still_image_error
+from vidstyle.video.avio import (
+    check_input_file,
+    damage_from_log,
+    ffmpeg_log,
+    is_still_image_format,
+    open_input,
+    still_image_error,
+)
 from vidstyle.video.color import colorspace_name
 from vidstyle.video.info import AudioInfo, VideoInfo
 from vidstyle.video.timeline import Timeline, rotation_quarter_turns
@@ -129,10 +136,18 @@ def _info(path, container, stream, first, timeline, audio_packets, damage) -> Vi
         average = Fraction(len(timeline)) / Fraction(duration).limit_denominator(1_000_000) if duration else None
         vfr = timeline.is_variable()
     else:
-        duration = (float(stream.duration * tb) if stream.duration else
-                    container.duration / av.time_base if container.duration else None)
-        count, method = (stream.frames, "header") if stream.frames else (
-            (round(duration * fps), "estimate") if duration else (None, "estimate"))
+        duration = (
+            float(stream.duration * tb)
+            if stream.duration
+            else container.duration / av.time_base
+            if container.duration
+            else None
+        )
+        count, method = (
+            (stream.frames, "header")
+            if stream.frames
+            else ((round(duration * fps), "estimate") if duration else (None, "estimate"))
+        )
         start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
         average, vfr = None, False
     sar = stream.sample_aspect_ratio

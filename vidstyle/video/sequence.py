@@ -33,8 +33,9 @@ def _natural_key(path: Path) -> list[object]:
 def sequence_files(path: Path) -> list[Path]:
     """The images of a sequence in order: natural sort in a folder, numeric order for a pattern."""
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-                       key=_natural_key)
+        files = sorted(
+            (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+        )
         if not files:
             raise file_error(path, f"folder has no images ({', '.join(IMAGE_SUFFIXES)})")
         return files
@@ -68,10 +69,24 @@ def scan_sequence(path: Path, fps: float | Fraction | None = None) -> tuple[Vide
     n = len(files)
     timeline = Timeline(pts=np.arange(n, dtype=np.int64), end_pts=n, time_base=1 / rate)
     info = VideoInfo(
-        path=path, container="image sequence", width=width, height=height, source_width=width,
-        source_height=height, rotation=0, fps=rate, average_fps=rate, time_base=1 / rate, start_time=0.0,
-        duration=float(n / rate), frame_count=n, frame_count_method="files", vfr=False, codec=kind,
-        pix_fmt="rgb24", size_bytes=sum(f.stat().st_size for f in files),
+        path=path,
+        container="image sequence",
+        width=width,
+        height=height,
+        source_width=width,
+        source_height=height,
+        rotation=0,
+        fps=rate,
+        average_fps=rate,
+        time_base=1 / rate,
+        start_time=0.0,
+        duration=float(n / rate),
+        frame_count=n,
+        frame_count_method="files",
+        vfr=False,
+        codec=kind,
+        pix_fmt="rgb24",
+        size_bytes=sum(f.stat().st_size for f in files),
     )
     return info, timeline, files
 
@@ -87,8 +102,13 @@ class SequenceReader(VideoReader):
         sel, tl = self.selection, self.timeline
         assert sel is not None and tl is not None
         for index in range(sel.first, sel.stop, sel.stride):
-            yield Frame(index=index, pts=index, time=tl.time(index), image=self._load(self.files[index]),
-                        duration=sel.duration_ticks(tl, index))
+            yield Frame(
+                index=index,
+                pts=index,
+                time=tl.time(index),
+                image=self._load(self.files[index]),
+                duration=sel.duration_ticks(tl, index),
+            )
 
     def _load(self, path: Path) -> np.ndarray:
         src = self.source_info
@@ -104,8 +124,11 @@ class SequenceReader(VideoReader):
 def check_frame_size(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
     """The one check that every image of a sequence has the first one's size (render and probe --count)."""
     if tuple(size) != tuple(expected):
-        raise file_error(path, f"is {size[0]}x{size[1]}, the sequence is {expected[0]}x{expected[1]}; "
-                               "all images of a sequence must have the same size")
+        raise file_error(
+            path,
+            f"is {size[0]}x{size[1]}, the sequence is {expected[0]}x{expected[1]}; "
+            "all images of a sequence must have the same size",
+        )
 
 
 def count_sequence(path: Path, fps: float | Fraction | None = None) -> int:
@@ -157,8 +180,9 @@ class SequenceWriter:
         self.path = path
         self.folder, self.pattern, stage_parent = check_sequence_output(path)
         try:
-            self._stage = Path(tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.", suffix=".part",
-                                                dir=stage_parent))
+            self._stage = Path(
+                tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.", suffix=".part", dir=stage_parent)
+            )
         except OSError as e:
             raise file_error(path, f"cannot create the folder: {(e.strerror or str(e)).lower()}") from None
         self.count = 0

@@ -63,7 +63,7 @@ def parse_position(value: PositionLike | None, what: str = "position") -> Positi
 
 def even(x: float) -> int:
     """``x`` rounded to the nearest even integer, at least 2 (what 4:2:0 video needs)."""
-    return max(2, int(round(x / 2.0)) * 2)
+    return max(2, round(x / 2.0) * 2)
 
 
 def fit_size(width: int, height: int, size: int | None) -> tuple[int, int]:
@@ -81,7 +81,7 @@ def fit_size(width: int, height: int, size: int | None) -> tuple[int, int]:
 
 def rotation_quarter_turns(rotation: float) -> int:
     """Counter-clockwise display rotation in degrees -> number of 90 degree turns (0..3)."""
-    return int(round(rotation / 90.0)) % 4
+    return round(rotation / 90.0) % 4
 
 
 @dataclass(frozen=True)
@@ -165,8 +165,9 @@ def select(timeline: Timeline, start: Position | None, end: Position | None, str
     stop = _resolve(timeline, end, n)
     stop = min(stop, n)
     if start is not None and first >= n:
-        raise VidstyleError(f"{name}: start {start} is past the end of the video ({n} frames, "
-                            f"{timeline.duration:.3f} s)")
+        raise VidstyleError(
+            f"{name}: start {start} is past the end of the video ({n} frames, {timeline.duration:.3f} s)"
+        )
     if first >= stop:
         raise VidstyleError(f"{name}: start {start or 0} is not before end {end} (nothing selected)")
     return Selection(first, stop, stride)
