@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import gpu  # noqa: E402
+
+pytestmark = pytest.mark.slow  # subprocesses or many frames: deselect with -m 'not slow'
 
 
 def test_smoke_run_writes_every_figure(tmp_path):

@@ -19,7 +19,7 @@ from vidstyle.settings import DEFAULT_PRESET, EncodeSettings, RenderSettings, pr
 from vidstyle.shots import FrameTimes, Shot, ShotsSettings, find_shots, shots_from_cuts, split_frames
 from vidstyle.video import Position
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 STYLES = REPO / "sample_clips" / "styles"
 STARRY, WAVE, KANDINSKY = (STYLES / n for n in ("starry_night.jpg", "great_wave.jpg", "composition_vii.jpg"))

@@ -24,7 +24,7 @@ from vidstyle.shots import (
 )
 from vidstyle.video import Position, open_video
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOG = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 BBB = "videos/moviepy_bbb_1280x720_vp8_vorbis_30s.webm"
 # The cuts of the bbb clip: source frames 283, 376, 551 (24 fps, shown at 11.792, 15.667, 22.958 s).

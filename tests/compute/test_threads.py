@@ -72,6 +72,7 @@ def test_flow_workers_start_one_opencv_thread_each_within_the_budget(tmp_path):
 
 
 @pytest.mark.skipif(threads.available_cores() < 2, reason="needs 2 cores")
+@pytest.mark.slow
 def test_the_core_monitor_sees_another_process_keep_a_core_busy():
     monitor = threads.CoreMonitor()
     busy = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<1.5: pass"])

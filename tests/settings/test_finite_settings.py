@@ -24,7 +24,7 @@ from vidstyle.render import render
 from vidstyle.settings import MAX_WEIGHT, OptimSettings, StyleSettings, apply_overrides, preset_settings
 from vidstyle.style.stylize import stylize_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STARRY = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 CONTENT = REPO / "tests" / "data" / "chelsea_128.png"

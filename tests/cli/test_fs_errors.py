@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STARRY = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 CONTENT = REPO / "tests" / "data" / "chelsea_128.png"

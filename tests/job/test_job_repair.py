@@ -25,7 +25,7 @@ from vidstyle.job.store import Job, decode_png
 from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STARRY = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 FRAMES = 4

@@ -18,6 +18,8 @@ from vidstyle.render import render
 from vidstyle.settings import EncodeSettings, RenderSettings, apply_overrides, preset_settings
 from vidstyle.video import VideoWriter, open_video
 
+pytestmark = pytest.mark.slow  # subprocesses or many frames: deselect with -m 'not slow'
+
 STYLE = "sample_clips/styles/starry_night.jpg"
 RUDER = {"photometric_check": False, "adaptive_iterations": False, "follow_input": False}
 W, H = 96, 64

@@ -123,6 +123,7 @@ def test_existing_output_is_untouched_on_failure(cli, data_dir, tmp_path):
     assert out.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_a_process(tmp_path, data_dir):
     import subprocess
     import sys

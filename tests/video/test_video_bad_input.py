@@ -113,7 +113,7 @@ def test_unreadable_file(cli, media, tmp_path):
 
 
 def test_unwritable_output_path(tmp_path):
-    src = Path(__file__).resolve().parents[1] / "sample_clips/vpf_dog_848x464_aac.mp4"
+    src = Path(__file__).resolve().parents[2] / "sample_clips/vpf_dog_848x464_aac.mp4"
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)

@@ -12,7 +12,7 @@ import pytest
 from vidstyle.errors import VidstyleError
 from vidstyle.video import VideoWriter, encode_like, open_video, probe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 FAST = "ultrafast"
 

@@ -106,7 +106,7 @@ def test_setting_names_in_messages_become_flags():
 def test_a_bad_setting_names_the_flag(cli, tmp_path, args, needle):
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     clip, style = (
         repo / "sample_clips" / "vpf_dog_848x464_aac.mp4",
         repo / "sample_clips" / "styles" / "starry_night.jpg",

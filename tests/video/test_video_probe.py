@@ -12,7 +12,7 @@ import pytest
 from vidstyle.video import parse_position, probe
 from vidstyle.video.timeline import Position, fit_size
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 VFR = {
     "opencv_tree_320x240_cinepak.avi",

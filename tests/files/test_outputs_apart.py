@@ -18,7 +18,7 @@ from PIL import Image
 from vidstyle.errors import VidstyleError
 from vidstyle.files.apart import Source, Target, check_apart
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STYLE = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 

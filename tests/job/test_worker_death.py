@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STARRY = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc"),
+    pytest.mark.slow,
+]
 
 
 def _children() -> dict[int, list[int]]:

@@ -13,7 +13,7 @@ import pytest
 from vidstyle.errors import VidstyleError
 from vidstyle.video import open_video
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 SMALL = [  # full decode at source size, compared frame by frame with FFmpeg's own decode
     "imageio_realshort_320x240_aac.mp4",

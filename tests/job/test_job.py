@@ -20,7 +20,9 @@ from vidstyle.job.store import Job, JobBusyError, decode_png
 from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # subprocesses or many frames: deselect with -m 'not slow'
+
+REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "sample_clips" / "vpf_dog_848x464_aac.mp4"
 STARRY = REPO / "sample_clips" / "styles" / "starry_night.jpg"
 WAVE = REPO / "sample_clips" / "styles" / "great_wave.jpg"
