@@ -50,13 +50,13 @@ from vidstyle.files.apart import (
 from vidstyle.files.atomic import atomic_path, check_writable
 from vidstyle.files.identity import source_id
 from vidstyle.flow.backends import backend_from_settings
-from vidstyle.settings import FlowSettings
+from vidstyle.settings import ComputeSettings, FlowSettings
 from vidstyle.video import is_sequence_input
 
 ROW_ORDER = ("output", "baseline", REFERENCE)
 
 
-def make_baseline(input_path: Path, output_path: Path, *, device: str = "auto", quiet: bool = False) -> Path:
+def make_baseline(input_path: Path, output_path: Path, *, device: str | None = None, quiet: bool = False) -> Path:
     """Render (or find) the per-frame independent stylisation of INPUT matching OUTPUT on
     ``device``, its progress shown on stderr as ``vidstyle render`` shows it (unless ``quiet``)."""
     console = stderr_console(quiet)
@@ -235,7 +235,7 @@ def eval_command(
     raft_weights: Annotated[Path | None, typer.Option(help="Local RAFT state_dict file for --backend raft.")] = None,
     device: Annotated[
         str, typer.Option(help="cpu, cuda or auto: RAFT and the VGG-19 of the fidelity measures.")
-    ] = "auto",
+    ] = default(ComputeSettings, "device"),
     fidelity: Annotated[
         bool,
         typer.Option(

@@ -45,7 +45,7 @@ from vidstyle.flow.backends import (
 from vidstyle.flow.cache import FlowCache
 from vidstyle.flow.pipeline import FlowPipeline
 from vidstyle.flow.viz import flow_to_rgb, save_png, weights_to_gray
-from vidstyle.settings import FlowSettings
+from vidstyle.settings import ComputeSettings, FlowSettings
 from vidstyle.video import open_video
 
 # Setting names that library errors give → the flags of ``vidstyle flow`` (and ``eval``).
@@ -146,7 +146,7 @@ def flow_command(
     raft_download: Annotated[
         bool, typer.Option("--raft-download", help="Allow downloading torchvision's RAFT weights (off by default).")
     ] = False,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto (RAFT only).")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (RAFT only).")] = default(ComputeSettings, "device"),
     size: Annotated[
         int | None, typer.Option(help="Longest side of the frames in pixels [default: the video's].")
     ] = None,

@@ -32,7 +32,7 @@ def render_baseline(
     output: str | os.PathLike[str],
     *,
     path: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "auto",
+    device: str | torch.device | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Re-render ``input`` with every frame optimised alone, at the settings recorded in ``output``.

@@ -197,7 +197,7 @@ class RAFTFlow:
     def __init__(
         self,
         weights_path: str | os.PathLike[str] | None = None,
-        device: str = "auto",
+        device: str | None = None,  # None: ComputeSettings.device
         model: str = DEFAULT_RAFT_MODEL,
         iters: int = DEFAULT_RAFT_ITERS,
         scale: float = setting_default("scale"),

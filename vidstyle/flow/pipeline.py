@@ -41,6 +41,7 @@ from vidstyle.flow.consistency import (
     consistency_weights,
     long_term_weights,
 )
+from vidstyle.settings import FlowSettings
 
 DEFAULT_OFFSETS: tuple[int, ...] = (1,)
 
@@ -218,7 +219,7 @@ class FlowPipeline:
         cache_dir: str | os.PathLike[str] | None,
         offsets: Sequence[int] = DEFAULT_OFFSETS,
         *,
-        backend: FlowBackend | str = "dis",
+        backend: FlowBackend | str = FlowSettings.model_fields["backend"].default,
         backend_options: dict[str, Any] | None = None,
         params: ConsistencyParams = ConsistencyParams(),
         workers: int | None = None,
