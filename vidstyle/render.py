@@ -8,14 +8,17 @@ after a crash or Ctrl-C.
 
 The data flow: the input is decoded into the job (:mod:`vidstyle.job.media`), split into
 shots at its cuts (:mod:`vidstyle.shots`; detected cuts are stored in the job and reused on
-resume), each shot is run through its schedule by a
-:class:`~vidstyle.temporal.runner.ShotRunner`, and the final pass of every frame is encoded.
+resume), and the shots (or chunks of long shots, :mod:`vidstyle.temporal.units`) are the
+units of work. That setup is done by one render at a time (the job's lock); then any number
+of renders of the same job (``--workers N``, or the same command run again elsewhere on a
+shared filesystem) take units by lease and run each through its schedule with a
+:class:`~vidstyle.temporal.runner.ShotRunner` (:mod:`vidstyle.temporal.work`). Once every
+unit is done, the final pass of every frame is encoded, once (under JOB/encode.lock).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -32,16 +35,17 @@ from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
 from vidstyle.files.identity import input_identity
 from vidstyle.files.patterns import is_pattern
-from vidstyle.job.events import Event, FrameFinished, Planned
-from vidstyle.job.media import decode_into, encode_from, redecode_damaged, repaired
+from vidstyle.job.events import Event, Note, Planned
+from vidstyle.job.locks import flocked
+from vidstyle.job.media import Fade, decode_into, encode_from, redecode_damaged, repaired
 from vidstyle.job.spec import JobSpec, shot_identity
-from vidstyle.job.store import FrameRecord, Job, JobDamaged
+from vidstyle.job.store import FrameRecord, Job, JobBusyError, JobDamaged
 from vidstyle.settings import EncodeSettings, FrameSelection, RenderSettings
 from vidstyle.shots import Shot, ShotsSettings, shots_from_cuts, split_frames
 from vidstyle.shots.model import FrameTimes
-from vidstyle.style.stylize import Stylizer
-from vidstyle.temporal.runner import ShotRunner
-from vidstyle.temporal.schedule import shot_schedule
+from vidstyle.temporal.units import fades
+from vidstyle.temporal.work import UnitWork, flow_source, job_units, unit_tasks
+from vidstyle.temporal.workers import run_workers
 from vidstyle.video import Position, check_output
 from vidstyle.video.timeline import PositionLike
 
@@ -120,6 +124,7 @@ def render(
     progress: Progress | None = None,
     protect: Sequence[Source] = (),
     threads: int | None = None,
+    workers: int = 1,
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
@@ -132,12 +137,14 @@ def render(
     (a config file): like the input and the style images, the output and the job may not
     replace them or live inside them. ``device``: cpu, cuda, cuda:N or auto (default
     ``ComputeSettings.device``). ``threads`` is the compute-thread budget of this process
-    and its flow workers (default: the one in force; see :mod:`vidstyle.compute.threads`).
+    and its flow workers (default: the one in force; see :mod:`vidstyle.compute.threads`);
+    ``workers`` > 1 renders the units in that many processes, each with its own GPU or an
+    equal share of the threads. Other renders of the same job may work on it at the same time.
 
     Raises VidstyleError (one line, naming the file or setting) for bad input; returns
     what was written.
     """
-    began = time.perf_counter()
+    began, began_wall = time.perf_counter(), time.time()
     split = use_budget(threads)
     input, output = Path(input), Path(output)
     emit: Progress = progress or (lambda e: None)
@@ -166,19 +173,24 @@ def render(
         "stride": stride,
     }
     ctx = _Context(input, output, plan, j, shots_settings, start, end, stride, encode, dev, implicit or redo_changed,
-                   emit, decode_key, lambda st: check_apart(targets, settings_sources(st)), split)  # fmt: skip
+                   emit, decode_key, lambda st: check_apart(targets, settings_sources(st)), split,
+                   workers, threads, began_wall)  # fmt: skip
 
     created = not job_dir.exists()
     try:
-        with j.locked():
-            frames, shots = _run(ctx)
+        with flocked(j.root / "attached", shared=True):  # other renders see this one at work on the job
+            with _setup_lock(j, emit):
+                frames, shots, work = _setup(ctx)
+            _work(ctx, work, shots)
+            _encode_once(ctx, work, frames, shots)
+        sole = implicit and not keep_job and _alone(j)
     except Exception:  # not Ctrl-C: the CLI then says the job is kept for resuming (its decoded frames)
         if created:
             discard_if_empty(j)
         raise
-    if implicit and not keep_job:
+    if sole:
         shutil.rmtree(job_dir, ignore_errors=True)
-    return RenderResult(output, None if implicit and not keep_job else job_dir, len(frames), len(shots),
+    return RenderResult(output, None if sole else job_dir, len(frames), len(shots),
                         ctx.computed, ctx.reused, time.perf_counter() - began)  # fmt: skip
 
 
@@ -247,12 +259,32 @@ class _Context:
     decode_key: dict[str, Any]
     check: Callable[[RenderSettings], None]
     split: ThreadPlan
+    workers: int
+    threads: int | None
+    began: float  # time.time() at the start: an output encoded since by another render is not redone
     computed: int = 0
     reused: int = 0
+    identities: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each shot's settings
 
 
-def _run(ctx: _Context) -> tuple[list[FrameRecord], list[Shot]]:
-    """The render with the job locked: check the stored spec, decode, stylise, encode."""
+def _setup_lock(j: Job, emit: Progress) -> Any:
+    """The job's lock, for setting it up: waited for (with a note) while another render holds it."""
+    try:
+        with j.locked():
+            pass
+    except JobBusyError as e:
+        emit(Note(f"{e}; waiting until it has set the job up, then working on it together"))
+    return j.locked(wait=True)
+
+
+def _alone(j: Job) -> bool:
+    """Whether no other render is attached to the job (it may then be removed)."""
+    with flocked(j.root / "attached", blocking=False) as alone:
+        return alone
+
+
+def _setup(ctx: _Context) -> tuple[list[FrameRecord], list[Shot], UnitWork]:
+    """With the job locked: check the stored spec, decode, cut, write job.json, check the results."""
     j, base = ctx.job, ctx.plan.settings
     j.log(f"render {ctx.input} → {ctx.output} on {ctx.device}, {ctx.split.budget} threads: {ctx.split.torch} "
           f"for torch, {ctx.split.flow_workers} flow worker(s)")  # fmt: skip
@@ -274,7 +306,7 @@ def _run(ctx: _Context) -> tuple[list[FrameRecord], list[Shot]]:
         if st is not base:
             check_styles(st, f"shot {s.index}: ")
             ctx.check(st)
-    identities = [shot_identity(st) for st in shot_settings]
+    identities = ctx.identities[:] = [shot_identity(st) for st in shot_settings]
     spans = [(s.start, s.end) for s in shots]
     if stored is not None and (changed := stored.changed_shots(spans, identities)):
         if not ctx.may_redo:
@@ -287,22 +319,56 @@ def _run(ctx: _Context) -> tuple[list[FrameRecord], list[Shot]]:
                          encode=json.loads(ctx.encode.model_dump_json())))  # fmt: skip
 
     done, damaged = j.verified_results()
-    for rec in damaged:
+    lead_done, lead_damaged = j.verified_results(lead=True)
+    for rec in [*damaged, *lead_damaged]:
         repaired(j, ctx.emit, f"stored frame {rec.pos} (pass {rec.pass_}) is missing or damaged; redoing it")
-    tasks = [(s, st, [t for p in shot_schedule(s.index, s.start, s.end, st.temporal) for t in p])
-             for s, st in zip(shots, shot_settings)]  # fmt: skip
-    ctx.emit(
-        Planned(j.root, len(frames), [(s, len(ts), sum((t.pass_, t.pos) in done for t in ts)) for s, _, ts in tasks])
-    )
-    _stylise(ctx, frames, [(s, st) for s, st, _ in tasks], identities, done)
+    units = job_units(spans, shot_settings)
+    work = UnitWork(j, frames, units, dict(enumerate(shot_settings)), flow_source(json.loads(json.dumps(ctx.decode_key))),
+                    done, lead_done)  # fmt: skip
+    return frames, shots, work
 
-    final = {s.index: st.temporal.passes for s, st in zip(shots, shot_settings)}
+
+def _work(ctx: _Context, work: UnitWork, shots: list[Shot]) -> None:
+    """Render the units (with other renders of the job, and in ``workers`` processes)."""
+    counts: dict[int, list[int]] = {s.index: [0, 0] for s in shots}
+    for u in work.units:
+        tasks = unit_tasks(u, work.settings[u.shot])
+        counts[u.shot][0] += len(tasks)
+        counts[u.shot][1] += sum((t.pass_, t.pos) in (work.lead_done if u.is_lead(t.pos) else work.done) for t in tasks)
+    ctx.emit(Planned(ctx.job.root, len(work.frames), [(s, *counts[s.index]) for s in shots]))  # type: ignore[misc]
+    try:
+        if ctx.workers > 1:
+            stats = run_workers(ctx.job.root, ctx.workers, ctx.device, ctx.split.budget, ctx.emit)
+            work.refresh()
+        else:
+            stats = work.run(ctx.device, ctx.emit)
+    except KeyboardInterrupt:
+        ctx.job.log("interrupted; finished frames are kept and the render resumes from here")
+        raise
+    except BaseException as e:
+        ctx.job.log(f"stopped by {type(e).__name__}: {e}")
+        raise
+    ctx.computed, ctx.reused = ctx.computed + stats.computed, ctx.reused + stats.reused
+
+
+def _encode_once(ctx: _Context, work: UnitWork, frames: list[FrameRecord], shots: list[Shot]) -> None:
+    """Encode the output unless a render working beside this one has just encoded the same frames."""
+    j = ctx.job
+    final = {s.index: work.settings[s.index].temporal.passes for s in shots}
     last_pass = [final[s.index] for s in shots for _ in range(s.start, s.end)]
-    record = {"decode": {k: v for k, v in ctx.decode_key.items() if k != "input"}, "shots": identities,
-              "spans": [list(s) for s in spans]}  # fmt: skip
-    encode_from(ctx.input, ctx.output, j, frames, last_pass, done, ctx.encode, *sel, record, ctx.emit)
-    j.log(f"wrote {ctx.output}")
-    return frames, shots
+    crossfaded: dict[int, Fade] = {
+        pos: (work.lead_done[(final[u.shot], pos)], w) for pos, (u, w) in fades(work.units).items()
+    }
+    with flocked(j.root / "encode.lock"):
+        work.refresh()
+        spans = [[s.start, s.end] for s in shots]
+        record = {"decode": {k: v for k, v in ctx.decode_key.items() if k != "input"}, "shots": ctx.identities,
+                  "spans": spans}  # fmt: skip
+        if encode_from(ctx.input, ctx.output, j, frames, last_pass, work.done, ctx.encode, ctx.start, ctx.end,
+                       ctx.stride, record, ctx.emit, crossfaded, unless_since=ctx.began):  # fmt: skip
+            j.log(f"wrote {ctx.output}")
+        else:
+            j.log(f"{ctx.output} was encoded by another render working on the job")
 
 
 def _stored_spec(ctx: _Context) -> JobSpec | None:
@@ -342,41 +408,5 @@ def _shots(ctx: _Context, frames: list[FrameRecord], stored: JobSpec | None) -> 
     return shots
 
 
-def _stylise(ctx: _Context, frames: list[FrameRecord], shots: list[tuple[Shot, RenderSettings]],
-             identities: list[dict[str, Any]], done: dict[tuple[int, int], Any]) -> None:  # fmt: skip
-    """Run every shot's schedule, one network at a time (shots with the same styles share it)."""
-    j = ctx.job
-
-    def on_frame(ev: FrameFinished) -> None:
-        if ev.skipped:
-            ctx.reused += 1
-        else:
-            ctx.computed += 1
-            j.log(f"shot {ev.shot} pass {ev.pass_} frame {ev.pos} done in {ev.seconds:.1f}s "
-                  f"loss {ev.losses.get('total', float('nan')):.4g}")  # fmt: skip
-        ctx.emit(ev)
-
-    stylizers: dict[str, Stylizer] = {}
-    try:
-        for (shot, st), ident in zip(shots, identities):
-            key = json.dumps([ident["styles"], ident["style"]], sort_keys=True)
-            if key not in stylizers:
-                stylizers.clear()  # one network at a time
-                stylizers[key] = Stylizer(list(st.styles), st.style, ctx.device)
-            runner = ShotRunner(j, frames, stylizers[key], st, flow_source=_flow_source(ctx.decode_key),
-                                on_iteration=ctx.emit, on_frame=on_frame)  # fmt: skip
-            runner.run(shot.index, shot.start, shot.end, done)
-    except KeyboardInterrupt:
-        j.log("interrupted; finished frames are kept and the render resumes from here")
-        raise
-    except BaseException as e:
-        j.log(f"stopped by {type(e).__name__}: {e}")
-        raise
-
-
 def _str(value: Any) -> Any:
     return None if value is None else str(value)
-
-
-def _flow_source(decode_key: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(decode_key, sort_keys=True).encode()).hexdigest()[:16]

@@ -69,6 +69,7 @@ FLAGS: dict[str, str] = {
     "render.job": "--job",
     "render.redo_changed": "--redo-changed",
     "render.keep_job": "--keep-job",
+    "compute.workers": "--workers",
 }
 
 # What each command offers, by setting path (order = order in --help).
@@ -92,6 +93,7 @@ RENDER_SETTINGS: tuple[str, ...] = (
     *(f"encode.{f}" for f in EncodeSettings.model_fields),
     "compute.device",
     "compute.threads",
+    "compute.workers",
 )
 
 # How the size is read on the command line: 0 means the source's (or content's) size.

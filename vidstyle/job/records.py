@@ -56,6 +56,7 @@ class ResultRecord:
     sha: str
     seconds: float
     losses: dict[str, float]
+    lead: bool = False  # a chunk's lead-in render of a frame another chunk owns (cross-faded in the output)
 
 
 # -- what a job's files must look like ---------------------------------------------------------
@@ -90,6 +91,7 @@ class ResultRow(_Strict):
     sha: Sha
     seconds: Annotated[float, Field(ge=0)] = 0.0
     losses: dict[str, float] = {}
+    lead: bool = False
 
 
 class InvalidateRow(_Strict):
@@ -123,7 +125,7 @@ def short_error(e: Exception) -> str:
 
 
 def result_row(rec: ResultRecord) -> dict[str, Any]:
-    return {
+    row = {
         "shot": rec.shot,
         "pass": rec.pass_,
         "pos": rec.pos,
@@ -131,3 +133,4 @@ def result_row(rec: ResultRecord) -> dict[str, Any]:
         "seconds": rec.seconds,
         "losses": rec.losses,
     }
+    return {**row, "lead": True} if rec.lead else row  # plain rows as before chunks existed

@@ -82,6 +82,9 @@ def shot_identity(settings: RenderSettings) -> dict[str, Any]:
     data = json.loads(settings.model_dump_json())
     data["styles"] = [{"path": str(p), "sha256": file_sha256(Path(p))} for p in settings.styles]
     data["flow"].pop("workers", None)  # how fast, not what
+    if data["temporal"].get("chunk") is None:  # unchunked: the identity of jobs made before chunks existed
+        data["temporal"].pop("chunk", None)
+        data["temporal"].pop("chunk_overlap", None)
     return data
 
 

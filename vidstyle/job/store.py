@@ -8,9 +8,14 @@ Layout::
       content/NNNNNN.png     decoded frames at the working size
       passes/P/NNNNNN.png    stylised result of frame NNNNNN in pass P (lossless)
       flow/             cached flow and consistency weights
-      manifest.jsonl    append-only record of every durable result (with its checksum)
+      passes/P/lead/NNNNNN.png  a chunk's lead-in render of a frame the chunk before owns
+      manifest.jsonl    append-only record of every durable result (with its checksum);
+                        appended by several processes at once, under manifest.lock
       log.txt           what happened, for people
-      lock              held (flock) by the render using the job
+      lock              held (flock) by the render setting the job up (decode, cuts, job.json)
+      leases/UNIT.lease held (flock, plus a heartbeat) by the process rendering a unit
+      attached          shared-locked by every render working on the job
+      encode.lock       held while the output is encoded; encoded.json says what was
 
 A result counts as done only once its file is durable (temporary name, fsync, rename) and
 its manifest line is written and fsynced. On resume, results are checked against their
@@ -37,6 +42,7 @@ from pydantic import ValidationError
 
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.atomic import atomic_write_bytes, describe_os_error, fsync_dir, os_errors
+from vidstyle.job.locks import flocked
 from vidstyle.job.records import (
     FRAMES,
     FrameRecord,
@@ -94,16 +100,17 @@ class Job:
     def content_path(self, pos: int) -> Path:
         return self.root / "content" / f"{pos:06d}.png"
 
-    def result_path(self, pass_: int, pos: int) -> Path:
-        return self.root / "passes" / str(pass_) / f"{pos:06d}.png"
+    def result_path(self, pass_: int, pos: int, lead: bool = False) -> Path:
+        return self.root / "passes" / str(pass_) / ("lead" if lead else "") / f"{pos:06d}.png"
 
     def exists(self) -> bool:
         return self.config_path.is_file()
 
     # -- lock -----------------------------------------------------------------------
     @contextlib.contextmanager
-    def locked(self) -> Iterator[Job]:
-        """Hold the job's lock for the duration; a second render of the job is refused.
+    def locked(self, *, wait: bool = False) -> Iterator[Job]:
+        """Hold the job's lock for the duration; a second render is refused (or, with ``wait``,
+        waits until the lock is free: renders set a job up one at a time, then work together).
 
         The lock is an ``flock`` on JOB/lock, so the kernel releases it when its process dies:
         a crashed render never leaves the job locked.
@@ -116,7 +123,7 @@ class Job:
         with os_errors(path, "cannot create the job's lock"):
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as e:
             holder = _read_text(path).strip() or "another process"
             os.close(fd)
@@ -234,28 +241,39 @@ class Job:
 
     # -- results --------------------------------------------------------------------
     def store_result(
-        self, shot: int, pass_: int, pos: int, image: np.ndarray, *, seconds: float, losses: dict[str, float]
+        self,
+        shot: int,
+        pass_: int,
+        pos: int,
+        image: np.ndarray,
+        *,
+        seconds: float,
+        losses: dict[str, float],
+        lead: bool = False,
     ) -> ResultRecord:
-        """Write a stylised frame durably, then record it in the manifest."""
+        """Write a stylised frame durably, then record it in the manifest (``lead``: a chunk's
+        lead-in render, kept apart from the frame's own result)."""
         data = encode_png(image)
-        path = self.result_path(pass_, pos)
+        path = self.result_path(pass_, pos, lead)
         with os_errors(path.parent, "cannot create folder"):
             path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
-        rec = ResultRecord(shot, pass_, pos, sha256(data), round(seconds, 3), losses)
+        rec = ResultRecord(shot, pass_, pos, sha256(data), round(seconds, 3), losses, lead)
         self._append({"type": "result", **result_row(rec)})
         return rec
 
     def load_result(self, record: ResultRecord) -> np.ndarray:
-        return self._load_checked(self.result_path(record.pass_, record.pos), record.sha)
+        return self._load_checked(self.result_path(record.pass_, record.pos, record.lead), record.sha)
 
-    def results(self) -> dict[tuple[int, int], ResultRecord]:
-        """Recorded results by (pass, position); later records win, invalidated shots drop out."""
+    def results(self, *, lead: bool = False) -> dict[tuple[int, int], ResultRecord]:
+        """Recorded results by (pass, position); later records win, invalidated shots drop out.
+        ``lead``: the chunks' lead-in renders instead of the frames' own results."""
         out: dict[tuple[int, int], ResultRecord] = {}
         for row in self._manifest_rows()[0]:
             if isinstance(row, ResultRow):
-                rec = ResultRecord(row.shot, row.pass_, row.pos, row.sha, row.seconds, dict(row.losses))
-                out[(rec.pass_, rec.pos)] = rec
+                if row.lead == lead:
+                    rec = ResultRecord(row.shot, row.pass_, row.pos, row.sha, row.seconds, dict(row.losses), row.lead)
+                    out[(rec.pass_, rec.pos)] = rec
             else:
                 shots = set(row.shots)
                 out = {k: r for k, r in out.items() if r.shot not in shots}
@@ -268,21 +286,22 @@ class Job:
         lines run together are dropped or split, so that ``status`` counts right and no
         finished frame is redone; :attr:`repairs` says what was dropped.
         """
-        rows, damaged = self._manifest_rows()
-        if not damaged:
-            return
-        text = "".join(json.dumps(r.model_dump(by_alias=True), separators=(",", ":")) + "\n" for r in rows)
-        atomic_write_bytes(self.manifest_path, text.encode())
+        with self._manifest_locked():
+            rows, damaged = self._manifest_rows()
+            if not damaged:
+                return
+            text = "".join(json.dumps(r.model_dump(by_alias=True), separators=(",", ":")) + "\n" for r in rows)
+            atomic_write_bytes(self.manifest_path, text.encode())
         lines = ", ".join(map(str, damaged[:5])) + (", …" if len(damaged) > 5 else "")
         self.repairs.append(f"{self.manifest_path}: dropped {len(damaged)} damaged line(s) ({lines}); "
                             "their frames are redone")  # fmt: skip
 
-    def verified_results(self) -> tuple[dict[tuple[int, int], ResultRecord], list[ResultRecord]]:
+    def verified_results(self, *, lead: bool = False) -> tuple[dict[tuple[int, int], ResultRecord], list[ResultRecord]]:
         """Recorded results whose files are intact, and the damaged ones (to be redone)."""
         good: dict[tuple[int, int], ResultRecord] = {}
         bad: list[ResultRecord] = []
-        for key, rec in self.results().items():
-            path = self.result_path(rec.pass_, rec.pos)
+        for key, rec in self.results(lead=lead).items():
+            path = self.result_path(rec.pass_, rec.pos, rec.lead)
             try:
                 ok = sha256(path.read_bytes()) == rec.sha
             except OSError:
@@ -304,12 +323,21 @@ class Job:
                 f.write(f"{_now()} {message}\n")
 
     # -- internals ------------------------------------------------------------------
-    def _append(self, row: dict[str, Any]) -> None:
-        """Append one line to the manifest, durably; on failure (disk full…) the manifest is
-        left as it was and the error names it."""
-        line = (json.dumps(row, separators=(",", ":")) + "\n").encode()
-        with os_errors(self.manifest_path, "cannot record the result"):
+    @contextlib.contextmanager
+    def _manifest_locked(self) -> Iterator[None]:
+        """Hold JOB/manifest.lock: every change of the manifest (an append, a repair) is made
+        under it, so renders working on the job together never interleave or cut lines."""
+        with os_errors(self.root, "cannot create the job directory"):
             self.root.mkdir(parents=True, exist_ok=True)
+        with os_errors(self.root / "manifest.lock", "cannot lock the manifest"), flocked(self.root / "manifest.lock"):
+            yield
+
+    def _append(self, row: dict[str, Any]) -> None:
+        """Append one line to the manifest, durably, under the manifest's lock; on failure
+        (disk full…) the manifest is left as it was (no other writer can have appended
+        meanwhile) and the error names it."""
+        line = (json.dumps(row, separators=(",", ":")) + "\n").encode()
+        with self._manifest_locked(), os_errors(self.manifest_path, "cannot record the result"):
             fd = os.open(self.manifest_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 size = os.fstat(fd).st_size

@@ -189,6 +189,27 @@ class TemporalSettings(_Model):
         "unchanged frame (0: off)",
     )
 
+    chunk: int | None = Field(
+        None,
+        ge=2,
+        le=10_000_000,
+        description="split shots longer than this many frames into chunks that render in parallel (several "
+        "processes or machines on one job); None: every shot is one unit of work",
+    )
+    chunk_overlap: int = Field(
+        8,
+        ge=0,
+        le=10000,
+        description="frames a chunk starts before its seam: both chunks render them and the output cross-fades "
+        "from one to the other over them (0: a hard seam)",
+    )
+
+    @model_validator(mode="after")
+    def _overlap_within_chunk(self) -> TemporalSettings:
+        if self.chunk is not None and self.chunk_overlap >= self.chunk:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be less than chunk ({self.chunk})")
+        return self
+
     @field_validator("long_term")
     @classmethod
     def _offsets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
@@ -242,6 +263,13 @@ class ComputeSettings(_Model):
         le=4096,
         description="compute threads for the stylising process and its flow workers together "
         "(default: all cores this process may run on); see the README on sharing a machine",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="render processes on this machine, working on the job's units together; each gets its own "
+        "GPU where CUDA is present, else an equal share of the thread budget",
     )
 
 

@@ -99,6 +99,7 @@ class ShotRunner:
         self._memo: OrderedDict[tuple[int, int], Tensor] = OrderedDict()
         self._anchor: Tensor | None = None
         self._memo_size = 2 * (max(settings.temporal.long_term) + 2)  # results and content frames
+        self._own_from = 0  # frames before this one are a chunk's lead-in
 
     # -- stored results ---------------------------------------------------------------
     def _remember(self, key: tuple[int, int], image: Tensor) -> None:
@@ -115,8 +116,11 @@ class ShotRunner:
         return self._memo[key]
 
     # -- running ----------------------------------------------------------------------
-    def run(self, shot: int, start: int, end: int, done: dict[tuple[int, int], ResultRecord]) -> None:
-        """Compute every task of the shot not in ``done``; ``done`` is updated as results land."""
+    def run(self, shot: int, start: int, end: int, done: dict[tuple[int, int], ResultRecord], *, lead: int = 0) -> None:
+        """Compute every task of frames [start, end) of the shot not in ``done``; ``done`` is
+        updated as results land. The first ``lead`` frames are a chunk's lead-in (see
+        :mod:`vidstyle.temporal.units`): stored as lead results, apart from the frames' own."""
+        self._own_from = start + lead
         t = self.settings.temporal
         flow = self.settings.flow
         needs_flow = t.passes > 1 or t.warm_start or t.temporal_weight > 0
@@ -176,7 +180,8 @@ class ShotRunner:
             image, losses = self._optimise(task, content, ff, done, keep)
             seconds = time.perf_counter() - began
             stored = to_uint8(image)
-            done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses)
+            done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses,
+                                              lead=task.pos < self._own_from)  # fmt: skip
             self._remember(key, to_working(stored, self.device))
             if self.on_frame is not None:
                 self.on_frame(FrameFinished(task.shot, task.pass_, task.pos, seconds, losses, skipped=False))
