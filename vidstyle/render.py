@@ -324,7 +324,7 @@ def _setup(ctx: _Context) -> tuple[list[FrameRecord], list[Shot], UnitWork]:
         repaired(j, ctx.emit, f"stored frame {rec.pos} (pass {rec.pass_}) is missing or damaged; redoing it")
     units = job_units(spans, shot_settings)
     work = UnitWork(j, frames, units, dict(enumerate(shot_settings)), flow_source(json.loads(json.dumps(ctx.decode_key))),
-                    done, lead_done)  # fmt: skip
+                    done, lead_done, [*damaged, *lead_damaged])  # fmt: skip
     return frames, shots, work
 
 
@@ -339,6 +339,7 @@ def _work(ctx: _Context, work: UnitWork, shots: list[Shot]) -> None:
     try:
         if ctx.workers > 1:
             stats = run_workers(ctx.job.root, ctx.workers, ctx.device, ctx.split.budget, ctx.emit)
+            stats.reused = sum(d for _, d in counts.values())  # each worker reports all it found stored
             work.refresh()
         else:
             stats = work.run(ctx.device, ctx.emit)

@@ -16,7 +16,7 @@ import pytest
 
 from vidstyle.errors import VidstyleError
 from vidstyle.job.status import job_status
-from vidstyle.job.store import Job, JobBusyError, decode_png
+from vidstyle.job.store import Job, decode_png
 from vidstyle.render import render
 from vidstyle.settings import apply_overrides, preset_settings
 
@@ -114,14 +114,27 @@ def test_damaged_results_are_detected_and_redone(tmp_path):
     assert len(good) == 5 and not bad
 
 
-def test_a_second_render_of_the_same_job_refuses(tmp_path, cli):
+def test_a_second_render_waits_for_the_setup_then_works_on_the_job(tmp_path):
+    """Renders set a job up one at a time (the job's lock), then work on it together."""
+    import threading
+
     job = tmp_path / "job"
-    with Job(job).locked():
-        with pytest.raises(JobBusyError, match="in use"):
-            render(CLIP, tmp_path / "o.mp4", _tiny(), end="3f", job=job, device="cpu")
-        code, _, err = cli("render", *CLI_ARGS, "-o", tmp_path / "o.mp4", "--job", job)
-        assert code == 2 and err.count("\n") == 1 and "in use by another render" in err
-    assert not (tmp_path / "o.mp4").exists()
+    held = threading.Event()
+
+    def hold() -> None:
+        with Job(job).locked():
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    notes = []
+    began = time.monotonic()
+    result = render(CLIP, tmp_path / "o.mp4", _tiny(), end="3f", job=job, device="cpu", progress=notes.append)
+    holder.join()
+    assert time.monotonic() - began >= 1.0 and result.computed == 3
+    assert any("in use by another render" in getattr(n, "text", "") for n in notes)
 
 
 class TwoShots:

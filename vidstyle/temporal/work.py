@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ class UnitWork:
     flow_source: str
     done: dict[Key, ResultRecord]  # the frames' own results, verified or stored since
     lead_done: dict[Key, ResultRecord]  # the chunks' lead-in renders
-    seen: tuple[dict[Key, ResultRecord], dict[Key, ResultRecord]] = ({}, {})  # the manifest when verified
+    damaged: dataclasses.InitVar[Sequence[ResultRecord]] = ()  # rows whose files were damaged when verified
+    seen: tuple[dict[Key, ResultRecord], dict[Key, ResultRecord]] = dataclasses.field(init=False)  # the manifest then
     stale_after: float = STALE_S
     heartbeat: float = HEARTBEAT_S
     _manifest_stamp: tuple[int, int] | None = None
@@ -96,13 +97,16 @@ class UnitWork:
             raise FileNotFoundError(f"{job.root}: the job is not set up (no job.json or frames.json)")
         settings = spec.shot_settings()
         spans = [(int(a), int(b)) for a, b in spec.shots]
-        done, lead_done = job.verified_results()[0], job.verified_results(lead=True)[0]
-        return cls(job, frames, job_units(spans, settings), dict(enumerate(settings)),
-                   flow_source(spec.decode), done, lead_done, **kwargs)  # fmt: skip
+        (done, damaged), (lead_done, lead_damaged) = job.verified_results(), job.verified_results(lead=True)
+        return cls(job, frames, job_units(spans, settings), dict(enumerate(settings)), flow_source(spec.decode),
+                   done, lead_done, damaged=[*damaged, *lead_damaged], **kwargs)  # fmt: skip
 
-    def __post_init__(self) -> None:
-        if not self.seen[0] and not self.seen[1]:
-            self.seen = (dict(self.done), dict(self.lead_done))
+    def __post_init__(self, damaged: Sequence[ResultRecord]) -> None:
+        bad = {(r.lead, r.pass_, r.pos): r for r in damaged}
+        self.seen = tuple(  # type: ignore[assignment]
+            {**target, **{(p, pos): r for (lead, p, pos), r in bad.items() if lead == is_lead}}
+            for is_lead, target in ((False, self.done), (True, self.lead_done))
+        )
 
     # -- what is stored ------------------------------------------------------------------
     def refresh(self) -> None:
@@ -153,6 +157,12 @@ class UnitWork:
         holder died."""
         stats = WorkStats()
         stylizers: dict[str, Stylizer] = {}
+        for unit in self.units:  # what was stored before: reported as reused, as a resumed shot's runner does
+            if self.is_done(unit):
+                for t in unit_tasks(unit, self.settings[unit.shot]):
+                    rec = (self.lead_done if unit.is_lead(t.pos) else self.done)[(t.pass_, t.pos)]
+                    stats.reused += 1
+                    emit(FrameFinished(t.shot, t.pass_, t.pos, rec.seconds, rec.losses, skipped=True))
         while pending := self.pending():
             began = time.perf_counter()
             ran = False
