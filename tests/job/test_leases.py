@@ -1,0 +1,95 @@
+"""Leases: one holder per unit, given back on release or death, stale holders elsewhere taken over."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+
+from vidstyle.job.leases import SIZE, lease_path, read_lease, read_leases, take
+from vidstyle.job.store import Job
+
+
+def test_a_unit_has_one_holder_until_it_is_released(tmp_path):
+    a = take(tmp_path, "shot0000")
+    assert a is not None
+    assert take(tmp_path, "shot0000") is None  # another descriptor, as another process would
+    info = read_lease(tmp_path, "shot0000")
+    assert info is not None and info.pid == os.getpid() and info.locked and info.state() == "held"
+    a.release()
+    info = read_lease(tmp_path, "shot0000")
+    assert info is not None and info.released and not info.locked and info.state() == "free"
+    b = take(tmp_path, "shot0000")
+    assert b is not None
+    b.release()
+
+
+def test_the_heartbeat_is_refreshed(tmp_path):
+    lease = take(tmp_path, "u", heartbeat=0.05)
+    assert lease is not None
+    first = read_lease(tmp_path, "u").heartbeat
+    time.sleep(0.3)
+    assert read_lease(tmp_path, "u").heartbeat > first
+    assert len(lease_path(tmp_path, "u").read_bytes()) == SIZE
+    lease.release()
+
+
+def _hold_and_die(root, ready):
+    lease = take(root, "u")
+    assert lease is not None
+    ready.set()
+    time.sleep(60)
+
+
+def test_a_dead_holder_on_this_host_frees_its_unit_at_once(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    p = ctx.Process(target=_hold_and_die, args=(str(tmp_path), ready))
+    p.start()
+    assert ready.wait(60)
+    assert take(tmp_path, "u") is None
+    assert read_leases(tmp_path)["u"].state() == "held"
+    p.kill()
+    p.join()
+    info = read_lease(tmp_path, "u")
+    assert info is not None and info.state() == "stale"  # never released, holder gone
+    lease = take(tmp_path, "u")
+    assert lease is not None
+    lease.release()
+
+
+def _fake(root, host, age):
+    path = lease_path(root, "u")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    row = {"unit": "u", "host": host, "pid": 1, "started": now - age, "heartbeat": now - age, "released": False}
+    path.write_bytes(json.dumps(row).encode().ljust(SIZE))
+
+
+def test_a_live_holder_on_another_host_is_respected_and_a_stale_one_taken_over(tmp_path):
+    _fake(tmp_path, "elsewhere", age=5)  # its flock is not visible here (filesystem without shared locks)
+    assert read_lease(tmp_path, "u").state(stale_after=30) == "held"
+    assert take(tmp_path, "u", stale_after=30) is None
+    _fake(tmp_path, "elsewhere", age=100)
+    assert read_lease(tmp_path, "u").state(stale_after=30) == "stale"
+    lease = take(tmp_path, "u", stale_after=30)
+    assert lease is not None and read_lease(tmp_path, "u").host != "elsewhere"
+    lease.release()
+
+
+def test_concurrent_appends_never_interleave(tmp_path):
+    job = Job(tmp_path)
+
+    def write(k):
+        for n in range(50):
+            job._append({"type": "invalidate", "shots": [k], "reason": "x" * (n * 37 % 300)})
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows, damaged = job._manifest_rows()
+    assert len(rows) == 200 and not damaged
