@@ -43,8 +43,8 @@ from vidstyle.job.store import FrameRecord, Job, JobBusyError, JobDamaged
 from vidstyle.settings import EncodeSettings, FrameSelection, RenderSettings
 from vidstyle.shots import Shot, ShotsSettings, shots_from_cuts, split_frames
 from vidstyle.shots.model import FrameTimes
-from vidstyle.temporal.units import fades
-from vidstyle.temporal.work import UnitWork, flow_source, job_units, unit_tasks
+from vidstyle.temporal.units import fades, job_units, unit_tasks
+from vidstyle.temporal.work import UnitWork, flow_source
 from vidstyle.temporal.workers import run_workers
 from vidstyle.video import Position, check_output
 from vidstyle.video.timeline import PositionLike

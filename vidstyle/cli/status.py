@@ -22,7 +22,7 @@ def status_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show how far the render in JOB has got and how long the rest should take."""
+    """Show how far the render in JOB has got, who renders which unit, and how long the rest should take."""
     st = job_status(job)
     if as_json:
         print(json.dumps(st.to_dict(), indent=1))
@@ -38,6 +38,15 @@ def status_command(
         mark = "✓" if p.complete else f"{100 * p.done / max(p.frames, 1):.0f}%"
         table.add_row(str(p.shot), f"{a}–{b - 1}", str(p.pass_), f"{p.done}/{p.frames} {mark}", clock(p.seconds), per)
     console.print(table)
+    if len(st.units) > len(st.shots) or any(u.state in ("running", "stale") for u in st.units):
+        units = Table(title="units of work", title_justify="left")
+        for col in ("unit", "frames", "done", "state", "holder", "heartbeat"):
+            units.add_column(col, justify="right" if col in ("done", "heartbeat") else "left")
+        for u in st.units:
+            lead = f" (from {u.first})" if u.first < u.start else ""
+            beat = "–" if u.heartbeat_age is None else f"{u.heartbeat_age:.0f}s ago"
+            units.add_row(u.unit, f"{u.start}–{u.end - 1}{lead}", f"{u.done}/{u.tasks}", u.state, u.holder or "–", beat)
+        console.print(units)
     state = "finished" if st.finished else f"running ({st.running})" if st.running else "stopped"
     left = "–" if st.eta is None else clock(st.eta)
     frames = "decoding" if st.frames is None else f"{st.frames} frames"

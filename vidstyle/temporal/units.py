@@ -12,14 +12,17 @@ blended with the later chunk's by a linear ramp (:func:`fade_weight`), so the pa
 changes over ``overlap`` frames instead of jumping at the seam. Both chunks' renders of the
 overlap are aligned to the same input frame, so the blend needs no warping.
 
-Pure functions of the shot bounds and two numbers; no I/O.
+Pure functions of the shot bounds and the temporal settings; no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from vidstyle.settings import RenderSettings
+from vidstyle.temporal.schedule import Task, shot_schedule
 
 
 class ShotSpan(Protocol):
@@ -119,3 +122,24 @@ def fades(units: Iterable[Unit]) -> dict[int, tuple[Unit, float]]:
 def seams(units: Iterable[Unit]) -> list[int]:
     """Positions where a chunk of a shot starts after another (the first frame it owns)."""
     return [u.start for u in units if u.part > 0]
+
+
+@dataclass(frozen=True)
+class _Span:
+    index: int
+    start: int
+    end: int
+
+
+def job_units(spans: Sequence[tuple[int, int]], settings: Sequence[RenderSettings]) -> list[Unit]:
+    """The units of a job's shots (spans [start, end) in order), each shot chunked by its own
+    ``temporal.chunk`` and ``temporal.chunk_overlap``."""
+    units: list[Unit] = []
+    for k, ((a, b), st) in enumerate(zip(spans, settings)):
+        units += plan_units([_Span(k, a, b)], st.temporal.chunk, st.temporal.chunk_overlap)
+    return units
+
+
+def unit_tasks(unit: Unit, settings: RenderSettings) -> list[Task]:
+    """Every task of a unit (lead-in included), pass by pass."""
+    return [t for p in shot_schedule(unit.shot, unit.first, unit.end, settings.temporal) for t in p]

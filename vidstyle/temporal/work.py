@@ -28,36 +28,15 @@ from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.settings import RenderSettings
 from vidstyle.style.stylize import Stylizer
 from vidstyle.temporal.runner import ShotRunner
-from vidstyle.temporal.schedule import Task, shot_schedule
-from vidstyle.temporal.units import Unit, plan_units
+from vidstyle.temporal.units import Unit, job_units, unit_tasks
 
 Key = tuple[int, int]  # (pass, position)
 POLL_S = 0.5  # how often a process with nothing to take looks again (units held by others)
 
 
-def job_units(spans: list[tuple[int, int]], settings: list[RenderSettings]) -> list[Unit]:
-    """The units of a job's shots, each shot chunked by its own ``temporal.chunk``."""
-    units: list[Unit] = []
-    for k, ((a, b), st) in enumerate(zip(spans, settings)):
-        units += plan_units([_Span(k, a, b)], st.temporal.chunk, st.temporal.chunk_overlap)
-    return units
-
-
-def unit_tasks(unit: Unit, settings: RenderSettings) -> list[Task]:
-    """Every task of a unit (lead-in included), pass by pass."""
-    return [t for p in shot_schedule(unit.shot, unit.first, unit.end, settings.temporal) for t in p]
-
-
 def flow_source(decode: Mapping[str, Any]) -> str:
     """The flow cache's name for a job's decoded frames (from its ``decode`` key)."""
     return hashlib.sha256(json.dumps(decode, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Span:
-    index: int
-    start: int
-    end: int
 
 
 @dataclasses.dataclass
