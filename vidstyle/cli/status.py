@@ -40,12 +40,14 @@ def status_command(
     console.print(table)
     if len(st.units) > len(st.shots) or any(u.state in ("running", "stale") for u in st.units):
         units = Table(title="units of work", title_justify="left")
-        for col in ("unit", "frames", "done", "state", "holder", "heartbeat"):
-            units.add_column(col, justify="right" if col in ("done", "heartbeat") else "left")
+        for col in ("unit", "frames", "done", "state", "holder"):
+            units.add_column(col, justify="right" if col == "done" else "left", no_wrap=col == "unit")
         for u in st.units:
             lead = f" (from {u.first})" if u.first < u.start else ""
-            beat = "–" if u.heartbeat_age is None else f"{u.heartbeat_age:.0f}s ago"
-            units.add_row(u.unit, f"{u.start}–{u.end - 1}{lead}", f"{u.done}/{u.tasks}", u.state, u.holder or "–", beat)
+            beat = "" if u.heartbeat_age is None else f", beat {u.heartbeat_age:.0f}s ago"
+            units.add_row(
+                u.unit, f"{u.start}–{u.end - 1}{lead}", f"{u.done}/{u.tasks}", u.state + beat, u.holder or "–"
+            )
         console.print(units)
     state = "finished" if st.finished else f"running ({st.running})" if st.running else "stopped"
     left = "–" if st.eta is None else clock(st.eta)
