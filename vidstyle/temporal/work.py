@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -68,7 +68,7 @@ class UnitWork:
     _manifest_stamp: tuple[int, int] | None = None
 
     @classmethod
-    def from_job(cls, root: str | Path, **kwargs: Any) -> UnitWork:
+    def from_job(cls, root: str | os.PathLike[str], **kwargs: Any) -> UnitWork:
         """Load a set-up job (its stored frames checked against their checksums)."""
         job = Job(root)
         spec, frames = job.read_spec(), job.read_frames()
