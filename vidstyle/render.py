@@ -97,6 +97,7 @@ class RenderResult:
     computed: int
     reused: int
     seconds: float
+    unit_overhead: list[float] = dataclasses.field(default_factory=list)  # seconds around each unit run here
 
 
 def default_job_dir(output: Path) -> Path:
@@ -191,7 +192,7 @@ def render(
     if sole:
         shutil.rmtree(job_dir, ignore_errors=True)
     return RenderResult(output, None if sole else job_dir, len(frames), len(shots),
-                        ctx.computed, ctx.reused, time.perf_counter() - began)  # fmt: skip
+                        ctx.computed, ctx.reused, time.perf_counter() - began, ctx.overhead)  # fmt: skip
 
 
 def _cut_settings(cuts: CutSpec | None) -> ShotsSettings | tuple[int, ...]:
@@ -265,6 +266,7 @@ class _Context:
     computed: int = 0
     reused: int = 0
     identities: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each shot's settings
+    overhead: list[float] = dataclasses.field(default_factory=list)
 
 
 def _setup_lock(j: Job, emit: Progress) -> Any:
@@ -349,7 +351,7 @@ def _work(ctx: _Context, work: UnitWork, shots: list[Shot]) -> None:
     except BaseException as e:
         ctx.job.log(f"stopped by {type(e).__name__}: {e}")
         raise
-    ctx.computed, ctx.reused = ctx.computed + stats.computed, ctx.reused + stats.reused
+    ctx.computed, ctx.reused, ctx.overhead = ctx.computed + stats.computed, ctx.reused + stats.reused, stats.overhead
 
 
 def _encode_once(ctx: _Context, work: UnitWork, frames: list[FrameRecord], shots: list[Shot]) -> None:

@@ -142,8 +142,8 @@ class UnitWork:
                     rec = (self.lead_done if unit.is_lead(t.pos) else self.done)[(t.pass_, t.pos)]
                     stats.reused += 1
                     emit(FrameFinished(t.shot, t.pass_, t.pos, rec.seconds, rec.losses, skipped=True))
+        began = time.perf_counter()  # scheduling time of the next unit: manifest, leases, bookkeeping
         while pending := self.pending():
-            began = time.perf_counter()
             ran = False
             for unit in pending:
                 lease = take(self.job.root, unit.id, stale_after=self.stale_after, heartbeat=self.heartbeat)
@@ -156,7 +156,9 @@ class UnitWork:
                         continue
                     self.job.log(f"unit {unit.id} (frames {unit.first}-{unit.end - 1}) taken by pid {lease.pid} "
                                  f"on {lease.host}")  # fmt: skip
+                    loading = time.perf_counter()  # the network, once per style: not scheduling
                     runner = self._runner(unit, device, stylizers, emit, stats)
+                    began += time.perf_counter() - loading
                     done = self.view(unit)
                     ready = time.perf_counter()
                     runner.run(unit.shot, unit.first, unit.end, done, lead=unit.lead)
@@ -168,7 +170,8 @@ class UnitWork:
                 ran = True
                 break
             if not ran:
-                time.sleep(poll)
+                time.sleep(poll)  # waiting for others is not overhead of a unit
+            began = time.perf_counter()
         return stats
 
     def _runner(self, unit: Unit, device: torch.device, stylizers: dict[str, Stylizer],
