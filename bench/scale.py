@@ -1,6 +1,6 @@
 """Benchmark: rendering one job with several workers (issue 13).
 
-Measures, on a 4-shot clip at a small size (default: the Big Buck Bunny clip of
+Measures, on a 4-shot clip at a small size (64 px; default: the Big Buck Bunny clip of
 ../shared/media, 11.0-24.0 s, cuts at 11.79, 15.67 and 22.96 s, every 3rd frame):
 
 * wall time of ``vidstyle render --workers N`` for each N (default 1 and 2), each in a fresh
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--end", default="24.0")
     p.add_argument("--stride", type=int, default=3)
     p.add_argument("--cuts", default="11.79,15.67,22.96")
-    p.add_argument("--size", type=int, default=48)
+    p.add_argument("--size", type=int, default=64)
     p.add_argument("--workers", default="1,2")
     p.add_argument("--engines", default="plain")
     p.add_argument("--seam-start", default="15.67")

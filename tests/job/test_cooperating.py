@@ -172,3 +172,20 @@ def test_a_long_shot_in_chunks_has_every_frame_and_no_visible_seam(tmp_path):
     )
     assert report.seam_pairs == list(range(12, 45))
     assert report.mean_ratio <= 1.5
+
+
+def test_workers_share_the_units_and_report_progress_together(tmp_path):
+    job, out = tmp_path / "job", tmp_path / "o.mp4"
+    args = [a for a in ARGS if a != "-q"]
+    cmd = [sys.executable, "-m", "vidstyle", "render", *args, "--workers", "2", "--json-progress", "-o", str(out),
+           "--job", str(job)]  # fmt: skip
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events].count("plan") == 1
+    frames = [e for e in events if e["event"] == "frame" and not e["skipped"]]
+    assert sorted(e["pos"] for e in frames) == list(range(FRAMES)), "every worker's frames reach the display"
+    takers = _takers(job)
+    assert len({p for _, p in takers}) == 2 and sorted(u for u, _ in takers) == [f"shot{k:04d}" for k in range(4)]
+    keys = [(r["pass"], r["pos"]) for r in _results(job)]
+    assert sorted(keys) == [(1, p) for p in range(FRAMES)]
