@@ -40,7 +40,7 @@ from vidstyle.job.locks import flocked
 from vidstyle.job.media import Fade, decode_into, encode_from, redecode_damaged, repaired
 from vidstyle.job.spec import JobSpec, shot_identity
 from vidstyle.job.store import FrameRecord, Job, JobBusyError, JobDamaged
-from vidstyle.settings import EncodeSettings, FrameSelection, RenderSettings
+from vidstyle.settings import ComputeSettings, EncodeSettings, FrameSelection, RenderSettings
 from vidstyle.shots import Shot, ShotsSettings, shots_from_cuts, split_frames
 from vidstyle.shots.model import FrameTimes
 from vidstyle.temporal.units import fades, job_units, unit_tasks
@@ -106,6 +106,7 @@ def default_job_dir(output: Path) -> Path:
 
 
 _STRIDE: int = FrameSelection.model_fields["stride"].default
+_RAY_GPUS: float = ComputeSettings.model_fields["ray_gpus"].default
 
 
 def render(
@@ -126,6 +127,8 @@ def render(
     protect: Sequence[Source] = (),
     threads: int | None = None,
     workers: int = 1,
+    ray: str | None = None,
+    ray_gpus: float = _RAY_GPUS,
 ) -> RenderResult:
     """Stylise ``input`` into ``output``; see the module docstring for jobs and resuming.
 
@@ -140,7 +143,9 @@ def render(
     ``ComputeSettings.device``). ``threads`` is the compute-thread budget of this process
     and its flow workers (default: the one in force; see :mod:`vidstyle.compute.threads`);
     ``workers`` > 1 renders the units in that many processes, each with its own GPU or an
-    equal share of the threads. Other renders of the same job may work on it at the same time.
+    equal share of the threads. ``ray`` ("auto", "local" or a cluster address) renders them with
+    Ray actors instead, ``ray_gpus`` of a GPU each where the cluster has GPUs (see
+    :mod:`vidstyle.temporal.ray_actors`). Other renders of the same job may work on it at the same time.
 
     Raises VidstyleError (one line, naming the file or setting) for bad input; returns
     what was written.
@@ -162,6 +167,10 @@ def render(
     check_apart(targets, [sequence_source(input), *protect, *settings_sources(base)])
     check_output(output, encode.codec)
     dev = resolve_device(device)
+    if ray is not None:  # a missing Ray or an unreachable cluster fails before any work
+        from vidstyle.temporal.ray_actors import connect
+
+        connect(ray)
     if not implicit and job_dir.exists() and not job_dir.is_dir():
         raise file_error(job_dir, "exists and is not a directory")
     j = Job(job_dir)
@@ -175,7 +184,7 @@ def render(
     }
     ctx = _Context(input, output, plan, j, shots_settings, start, end, stride, encode, dev, implicit or redo_changed,
                    emit, decode_key, lambda st: check_apart(targets, settings_sources(st)), split,
-                   workers, threads, began_wall)  # fmt: skip
+                   workers, threads, began_wall, ray, ray_gpus)  # fmt: skip
 
     created = not job_dir.exists()
     try:
@@ -263,6 +272,8 @@ class _Context:
     workers: int
     threads: int | None
     began: float  # time.time() at the start: an output encoded since by another render is not redone
+    ray: str | None = None  # a Ray cluster to render the units on
+    ray_gpus: float = 1.0
     computed: int = 0
     reused: int = 0
     identities: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each shot's settings
@@ -339,7 +350,14 @@ def _work(ctx: _Context, work: UnitWork, shots: list[Shot]) -> None:
         counts[u.shot][1] += sum((t.pass_, t.pos) in (work.lead_done if u.is_lead(t.pos) else work.done) for t in tasks)
     ctx.emit(Planned(ctx.job.root, len(work.frames), [(s, *counts[s.index]) for s in shots]))  # type: ignore[misc]
     try:
-        if ctx.workers > 1:
+        if ctx.ray is not None:
+            from vidstyle.temporal.ray_actors import run_on_ray  # Ray is optional: imported only when asked for
+
+            stats = run_on_ray(ctx.job.root, ctx.ray, ctx.device, ctx.split.budget, ctx.emit, gpus=ctx.ray_gpus,
+                               workers=ctx.workers)  # fmt: skip
+            stats.reused = sum(d for _, d in counts.values())  # each actor reports all it found stored
+            work.refresh()
+        elif ctx.workers > 1:
             stats = run_workers(ctx.job.root, ctx.workers, ctx.device, ctx.split.budget, ctx.emit)
             stats.reused = sum(d for _, d in counts.values())  # each worker reports all it found stored
             work.refresh()

@@ -70,6 +70,8 @@ FLAGS: dict[str, str] = {
     "render.redo_changed": "--redo-changed",
     "render.keep_job": "--keep-job",
     "compute.workers": "--workers",
+    "compute.ray": "--ray",
+    "compute.ray_gpus": "--ray-gpus",
 }
 
 # What each command offers, by setting path (order = order in --help).
@@ -94,6 +96,8 @@ RENDER_SETTINGS: tuple[str, ...] = (
     "compute.device",
     "compute.threads",
     "compute.workers",
+    "compute.ray",
+    "compute.ray_gpus",
 )
 
 # How the size is read on the command line: 0 means the source's (or content's) size.

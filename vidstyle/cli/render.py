@@ -95,7 +95,7 @@ def render_command(
                 input, output, cfg, cuts=cfg.shots, job=job, keep_job=keep_job, start=select.start, end=select.end,
                 stride=select.stride, encode=cfg.encode, device=compute.device, redo_changed=redo_changed,
                 progress=reporter, threads=compute.threads, protect=[Source("config", config)] if config else (),
-                workers=compute.workers,
+                workers=compute.workers, ray=compute.ray, ray_gpus=compute.ray_gpus,
             )  # fmt: skip
     except KeyboardInterrupt:
         kept = job or default_job_dir(output)

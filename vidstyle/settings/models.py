@@ -271,6 +271,14 @@ class ComputeSettings(_Model):
         description="render processes on this machine, working on the job's units together; each gets its own "
         "GPU where CUDA is present, else an equal share of the thread budget",
     )
+    ray: str | None = Field(
+        None,
+        description="render the units with Ray actors: auto (RAY_ADDRESS, else a local cluster), local, or a "
+        "cluster address like ray://head:10001 (pip install 'vidstyle[ray]'); decoding and encoding stay here",
+    )
+    ray_gpus: float = Field(
+        1.0, gt=0, le=1, description="GPUs each Ray actor asks for where the cluster has GPUs (a fraction shares one)"
+    )
 
 
 class FrameSelection(_Model):
