@@ -43,7 +43,16 @@ class SeamReport:
 
     @property
     def mean_ratio(self) -> float:
+        """The mean over the pairs around the seams, in medians of the other pairs."""
         return self.seam_mean / self.median_other
+
+    @property
+    def median_ratio(self) -> float:
+        """The median over the pairs around the seams, in medians of the other pairs (robust
+        to bursts of fast motion that happen to fall near a seam)."""
+        return (
+            float(np.nanmedian(self.errors[self.seam_pairs])) / self.median_other if self.seam_pairs else float("nan")
+        )
 
 
 def seam_report(job: str | os.PathLike[str]) -> SeamReport:
