@@ -14,8 +14,8 @@ Measures, on a 4-shot clip at a small size (64 px; default: the Big Buck Bunny c
   median over the seam's pairs, and the seam's mean against the same pairs of the shot
   rendered without chunks (how much of it is the seam's and how much the motion's).
 
-Engines are columns: ``plain`` (processes on this machine). ``ray`` is the hook for the Ray
-executor (``--engines plain,ray``); until it exists it is reported as not available.
+Engines are columns: ``plain`` (processes on this machine) and ``ray`` (``--ray local``: a
+local Ray cluster with that many CPU actors; ``--engines plain,ray``).
 
 Usage:
   python bench/scale.py [--workers 1,2] [--engines plain] [--size 48] [--clip PATH --start S --end E --cuts C]
@@ -52,10 +52,10 @@ def _settings(size: int, **temporal: Any) -> Any:
     return apply_overrides(preset_settings("fast"), over)
 
 
-def run_plain(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, Any]:
-    """One render with ``workers`` processes, in a fresh Python process; its figures."""
+def run_plain(args: argparse.Namespace, workers: int, folder: Path, ray: str | None = None) -> dict[str, Any]:
+    """One render with ``workers`` processes (or Ray actors), in a fresh Python process; its figures."""
     spec = {"clip": str(args.clip), "start": args.start, "end": args.end, "stride": args.stride, "cuts": args.cuts,
-            "size": args.size, "workers": workers, "folder": str(folder)}  # fmt: skip
+            "size": args.size, "workers": workers, "folder": str(folder), "ray": ray}  # fmt: skip
     began = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "_render", json.dumps(spec)], check=True, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
@@ -65,9 +65,13 @@ def run_plain(args: argparse.Namespace, workers: int, folder: Path) -> dict[str,
 
 
 def run_ray(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, Any]:
-    """RAY HOOK (issue 13, Ray executor): render the same job with ``--ray`` and ``workers``
-    actors and return the same figures as :func:`run_plain`. Not implemented yet."""
-    return {"available": False, "note": "Ray executor not implemented yet"}
+    """The same render with ``--ray local`` (a local Ray cluster started in the child, its
+    start counted in the wall time) and ``workers`` CPU actors (one per GPU where there are GPUs)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return {"available": False, "note": "Ray is not installed (pip install 'vidstyle[ray]')"}
+    return run_plain(args, workers, folder, ray="local")
 
 
 ENGINES = {"plain": run_plain, "ray": run_ray}
@@ -79,7 +83,8 @@ def _render(spec: dict[str, Any]) -> None:
 
     folder = Path(spec["folder"])
     r = render(spec["clip"], folder / "out.mp4", _settings(spec["size"]), job=folder / "job", start=spec["start"],
-               end=spec["end"], stride=spec["stride"], cuts=spec["cuts"], device="cpu", workers=spec["workers"])  # fmt: skip
+               end=spec["end"], stride=spec["stride"], cuts=spec["cuts"], device="cpu", workers=spec["workers"],
+               ray=spec.get("ray"))  # fmt: skip
     print(json.dumps({"frames": r.frames, "shots": r.shots, "computed": r.computed, "render_s": round(r.seconds, 2),
                       "unit_overhead_s": r.unit_overhead}))  # fmt: skip
 
