@@ -93,3 +93,17 @@ def test_concurrent_appends_never_interleave(tmp_path):
         t.join()
     rows, damaged = job._manifest_rows()
     assert len(rows) == 200 and not damaged
+
+
+def test_new_manifest_lines_are_read_from_where_the_last_read_stopped(tmp_path):
+    job = Job(tmp_path)
+    job._append({"type": "invalidate", "shots": [1], "reason": "a"})
+    rows, offset, inode = job.rows_from(0)
+    assert len(rows) == 1 and offset == job.manifest_path.stat().st_size
+    with open(job.manifest_path, "ab") as f:
+        f.write(b'{"type":"invalidate","shots":[2]')  # a line still being written
+    assert job.rows_from(offset)[:2] == ([], offset)
+    with open(job.manifest_path, "ab") as f:
+        f.write(b',"reason":"b"}\n')
+    rows, later, same = job.rows_from(offset)
+    assert [r.shots for r in rows] == [[2]] and later > offset and same == inode
