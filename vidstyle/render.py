@@ -36,6 +36,7 @@ from vidstyle.files.apart import Source, Target, check_apart, output_target, seq
 from vidstyle.files.identity import input_identity
 from vidstyle.files.patterns import is_pattern
 from vidstyle.job.events import Event, Note, Planned
+from vidstyle.job.leases import refuse_while_held
 from vidstyle.job.locks import flocked
 from vidstyle.job.media import Fade, decode_into, encode_from, redecode_damaged, repaired
 from vidstyle.job.spec import JobSpec, shot_identity
@@ -325,6 +326,7 @@ def _setup(ctx: _Context) -> tuple[list[FrameRecord], list[Shot], UnitWork]:
         if not ctx.may_redo:
             raise VidstyleError(f"{j.root}: settings differ from the job's ({'; '.join(changed[1])}); "
                                 "use render.redo_changed to redo the affected shots")  # fmt: skip
+        refuse_while_held(j.root, "redo the changed shots")
         j.invalidate_shots(changed[0], "; ".join(changed[1]))
         j.log(f"redoing shots {changed[0]}: {'; '.join(changed[1])}")
     cut_record = json.loads(ctx.cuts.model_dump_json()) if isinstance(ctx.cuts, ShotsSettings) else None
@@ -407,6 +409,7 @@ def _stored_spec(ctx: _Context) -> JobSpec | None:
         if not ctx.may_redo:
             raise VidstyleError(f"{j.root}: the input or frame selection changed ({'; '.join(changes)}); "
                                 "use render.redo_changed to start this job over, or another render.job")  # fmt: skip
+        refuse_while_held(j.root, "start the job over")
         j.log(f"input or frame selection changed, starting over: {'; '.join(changes)}")
         j.reset()
         stored = None

@@ -93,3 +93,48 @@ def test_concurrent_appends_never_interleave(tmp_path):
         t.join()
     rows, damaged = job._manifest_rows()
     assert len(rows) == 200 and not damaged
+
+
+def test_new_manifest_lines_are_read_from_where_the_last_read_stopped(tmp_path):
+    job = Job(tmp_path)
+    job._append({"type": "invalidate", "shots": [1], "reason": "a"})
+    rows, offset, inode = job.rows_from(0)
+    assert len(rows) == 1 and offset == job.manifest_path.stat().st_size
+    with open(job.manifest_path, "ab") as f:
+        f.write(b'{"type":"invalidate","shots":[2]')  # a line still being written
+    assert job.rows_from(offset)[:2] == ([], offset)
+    with open(job.manifest_path, "ab") as f:
+        f.write(b',"reason":"b"}\n')
+    rows, later, same = job.rows_from(offset)
+    assert [r.shots for r in rows] == [[2]] and later > offset and same == inode
+
+
+def test_a_render_with_other_settings_does_not_redo_shots_under_working_renders(tmp_path):
+    from pathlib import Path
+
+    import pytest
+
+    from vidstyle.errors import VidstyleError
+    from vidstyle.render import render
+    from vidstyle.settings import apply_overrides, preset_settings
+
+    repo = Path(__file__).resolve().parents[2]
+    clip, style = (
+        repo / "sample_clips" / "vpf_dog_848x464_aac.mp4",
+        repo / "sample_clips" / "styles" / "starry_night.jpg",
+    )
+
+    def settings(weight):
+        over = {"size": 32, "styles": (str(style),), "optim": {"iterations": 3}, "flow": {"workers": 0},
+                "style": {"style_weight": weight}, "temporal": {"frame_iterations": 2}}  # fmt: skip
+        return apply_overrides(preset_settings("fast"), over)
+
+    job = tmp_path / "job"
+    render(clip, tmp_path / "o.mp4", settings(100.0), end="2f", cuts="none", job=job, device="cpu")
+    lease = take(job, "shot0000")  # as another render at work on the job would
+    try:
+        with pytest.raises(VidstyleError, match="while other renders work on the job"):
+            render(clip, tmp_path / "o.mp4", settings(200.0), end="2f", cuts="none", job=job, device="cpu",
+                   redo_changed=True)  # fmt: skip
+    finally:
+        lease.release()

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vidstyle.errors import VidstyleError
 from vidstyle.files.atomic import atomic_write_bytes
 from vidstyle.job.locks import is_locked, open_lock_file, try_flock
 
@@ -169,3 +170,12 @@ def take(root: Path, unit: str, *, stale_after: float = STALE_S, heartbeat: floa
         os.close(fd)
         return None  # another process took it over first
     return Lease(root, unit, fd, heartbeat)
+
+
+def refuse_while_held(root: Path, what: str) -> None:
+    """Raise (one line) when live processes hold units of the job: ``what`` (redoing shots,
+    starting over) would pull the stored results from under them."""
+    holders = sorted({f"pid {i.pid} on {i.host}" for i in read_leases(root).values() if i.state() == "held"})
+    if holders:
+        raise VidstyleError(f"{root}: cannot {what} while other renders work on the job ({', '.join(holders)}); "
+                            "stop them first, or give this render another render.job")  # fmt: skip

@@ -357,6 +357,20 @@ class Job:
             if size == 0:
                 fsync_dir(self.root)
 
+    def rows_from(self, offset: int) -> tuple[list[ResultRow | InvalidateRow], int, int]:
+        """The manifest's complete lines from byte ``offset`` on, parsed (damaged ones skipped),
+        the offset after them and the file's inode (a repair replaces the file: read it from 0)."""
+        try:
+            with open(self.manifest_path, "rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return [], 0, 0
+        data = data[: data.rfind(b"\n") + 1]
+        rows = [r for raw in data.split(b"\n") if raw.strip() and (r := parse_row(raw)) is not None]
+        return rows, offset + len(data), inode
+
     def _manifest_rows(self) -> tuple[list[ResultRow | InvalidateRow], list[int]]:
         """The valid manifest rows, and the numbers of the damaged lines."""
         try:

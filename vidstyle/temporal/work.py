@@ -24,6 +24,7 @@ import torch
 
 from vidstyle.job.events import Event, FrameFinished, Note
 from vidstyle.job.leases import HEARTBEAT_S, STALE_S, take
+from vidstyle.job.records import ResultRow
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.settings import RenderSettings
 from vidstyle.style.stylize import Stylizer
@@ -65,7 +66,7 @@ class UnitWork:
     seen: tuple[dict[Key, ResultRecord], dict[Key, ResultRecord]] = dataclasses.field(init=False)  # the manifest then
     stale_after: float = STALE_S
     heartbeat: float = HEARTBEAT_S
-    _manifest_stamp: tuple[int, int] | None = None
+    _manifest_at: tuple[int, int] = (0, -1)  # bytes of the manifest taken in, and its inode
 
     @classmethod
     def from_job(cls, root: str | os.PathLike[str], **kwargs: Any) -> UnitWork:
@@ -89,23 +90,32 @@ class UnitWork:
 
     # -- what is stored ------------------------------------------------------------------
     def refresh(self) -> None:
-        """Take in the results other processes stored since (the manifest read again, only
-        when it changed). A row already there when this process checked the files is kept
-        out if its file was damaged then (it is redone); a new row is another process's
-        durable result."""
+        """Take in the results other processes stored since (the manifest's new lines only).
+        A row already there when this process checked the files is kept out if its file was
+        damaged then (it is redone); a new row is another process's durable result."""
         try:
             st = self.job.manifest_path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
+            size, inode = st.st_size, st.st_ino
         except OSError:
-            stamp = None
-        if stamp == self._manifest_stamp:
+            size, inode = 0, 0
+        offset, known = self._manifest_at
+        if inode != known or size < offset:
+            offset = 0  # repaired (rewritten) since: read it all again
+        if size == offset and inode == known:
             return
-        self._manifest_stamp = stamp
-        for lead, target in ((False, self.done), (True, self.lead_done)):
-            seen = self.seen[lead]
-            for key, rec in self.job.results(lead=lead).items():
-                if key not in target and seen.get(key) != rec:
-                    target[key] = rec
+        rows, offset, inode = self.job.rows_from(offset)  # only the new lines: a film's manifest is long
+        self._manifest_at = (offset, inode)
+        targets = (self.done, self.lead_done)
+        for row in rows:
+            if isinstance(row, ResultRow):
+                rec = ResultRecord(row.shot, row.pass_, row.pos, row.sha, row.seconds, dict(row.losses), row.lead)
+                key = (rec.pass_, rec.pos)
+                if key not in targets[rec.lead] and self.seen[rec.lead].get(key) != rec:
+                    targets[rec.lead][key] = rec
+            else:  # a shot redone with new settings (by a render of the job, before this one joined)
+                for target in targets:
+                    for key in [k for k, r in target.items() if r.shot in row.shots]:
+                        del target[key]
 
     def view(self, unit: Unit) -> dict[Key, ResultRecord]:
         """What the unit's runner sees as done: lead-in results at its lead-in frames."""
@@ -150,7 +160,6 @@ class UnitWork:
                 if lease is None:
                     continue
                 with lease:
-                    self._manifest_stamp = None
                     self.refresh()  # under the lease: what others stored is never computed again
                     if self.is_done(unit):
                         continue
