@@ -212,10 +212,10 @@ def _cut_settings(cuts: CutSpec | None) -> ShotsSettings | tuple[int, ...]:
     if isinstance(cuts, ShotsSettings):
         return cuts
     if isinstance(cuts, str):
-        return ShotsSettings(cuts=cuts)  # type: ignore[arg-type]  # the model reads the text
+        return ShotsSettings(cuts=cuts)  # the model reads the text
     if all(isinstance(c, int) and not isinstance(c, bool) for c in cuts):
-        return tuple(int(c) for c in cuts)  # type: ignore[arg-type]
-    return ShotsSettings(cuts=tuple(cuts))  # type: ignore[arg-type]
+        return tuple(int(c) for c in cuts)  # type: ignore[arg-type]  # all ints (checked above); mypy can't narrow through all()
+    return ShotsSettings(cuts=tuple(cuts))
 
 
 def settings_sources(settings: RenderSettings) -> list[Source]:

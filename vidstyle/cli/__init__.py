@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from vidstyle.cli.app import app
-from vidstyle.errors import Interrupted, VidstyleError
-from vidstyle.files.atomic import describe_os_error
-
-try:  # typer >= 0.29 vendors click
-    from typer._click.exceptions import ClickException, UsageError
-except ImportError:  # pragma: no cover - older typer
-    from click.exceptions import ClickException, UsageError
+# typer (>= 0.29, as pinned) vendors click and raises its own copies of click's exceptions
+from typer._click.exceptions import ClickException, UsageError
 
 # Command modules register themselves on import (order = order in --help).
 # (command imports below)
@@ -25,6 +19,9 @@ from vidstyle.cli import image as _image  # noqa: F401
 from vidstyle.cli import probe as _probe  # noqa: F401
 from vidstyle.cli import render as _render  # noqa: F401
 from vidstyle.cli import status as _status  # noqa: F401
+from vidstyle.cli.app import app
+from vidstyle.errors import Interrupted, VidstyleError
+from vidstyle.files.atomic import describe_os_error
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -81,8 +81,12 @@ class IterationProgress:
             return
         self._last = now
         losses = it.losses()
-        size = it.context.get("size")
-        desc = f"scale {int(scale) + 1}/{it.context.get('scales')} {size[1]}x{size[0]}" if size else "optimising"
+        size = cast("tuple[int, int] | None", it.context.get("size"))  # optimize_image sets it with "scale"
+        desc = (
+            f"scale {int(cast(SupportsInt, scale)) + 1}/{it.context.get('scales')} {size[1]}x{size[0]}"
+            if size
+            else "optimising"
+        )
         text = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
         self.progress.update(self.task, completed=completed, description=desc, losses=text)
 

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
@@ -278,8 +278,11 @@ def eval_command(
          sequence_source(baseline, "baseline") if baseline else None,
          Source("RAFT weights", raft_weights) if raft_weights else None],
     )  # fmt: skip
-    # Unvalidated: the backend checks the values, with the messages this command has always given.
-    settings = FlowSettings.model_construct(backend=backend, preset=preset, scale=scale, raft_weights=raft_weights)
+    # Unvalidated: the backend checks the values, with the messages this command has always given
+    # (hence the casts: they are any strings the user typed, not yet the model's Literals).
+    settings = FlowSettings.model_construct(
+        backend=cast(Any, backend), preset=cast(Any, preset), scale=scale, raft_weights=raft_weights
+    )
     flow_backend = backend_from_settings(settings, refine=refine, device=device)
 
     show_progress = not quiet and is_interactive()

@@ -10,7 +10,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
@@ -187,8 +187,11 @@ def flow_command(
         ],
         [sequence_source(video), Source("RAFT weights", raft_weights) if raft_weights else None],
     )
-    # Unvalidated: the backend checks the values, with the messages this command has always given.
-    settings = FlowSettings.model_construct(backend=backend, preset=preset, scale=scale, raft_weights=raft_weights)
+    # Unvalidated: the backend checks the values, with the messages this command has always given
+    # (hence the casts: they are any strings the user typed, not yet the model's Literals).
+    settings = FlowSettings.model_construct(
+        backend=cast(Any, backend), preset=cast(Any, preset), scale=scale, raft_weights=raft_weights
+    )
     flow_backend = backend_from_settings(
         settings, refine=refine, model=raft_model, iters=raft_iters, device=device, download=raft_download
     )

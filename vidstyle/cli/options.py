@@ -173,7 +173,7 @@ def _kind(path: str, annotation: object) -> _Kind:
     members = _members(annotation)
     first = members[0]
     if len(members) == 1 and first in (int, float, bool, str):
-        return _Kind(first, lambda v: v)  # type: ignore[arg-type]
+        return _Kind(first, lambda v: v)
     if len(members) == 1 and first is Path:
         return _Kind(Path, str)
     if len(members) == 1 and typing.get_origin(first) is Literal:

@@ -198,7 +198,8 @@ class RenderConfig(_Model):
         layers: list[tuple[str, tuple[str | int, ...], dict[str, Any]]] = [(self.source, (), self.defaults)]
         shot_layers = [(self.source, ("shot", k), self.shot_blocks[k].overrides()) for k in blocks]
         cli = [(COMMAND_LINE, (), self.command_line)]
-        layers += shot_layers + cli
+        layers += shot_layers
+        layers += cli
         for source, prefix, layer in layers:
             settings = _apply(settings, layer, source, prefix, self.lines if source != COMMAND_LINE else None)
         return settings

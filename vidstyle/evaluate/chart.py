@@ -150,4 +150,4 @@ def line_chart(
             colour = PALETTE[k % len(PALETTE)]
             d.line([(bx1 - lw + 8 * _SS, cy), (bx1 - lw + 32 * _SS, cy)], fill=colour, width=3 * _SS)
             d.text((bx1 - lw + 38 * _SS, cy), s, fill=text, font=f_text, anchor="lm")
-    return img.resize(size, Image.LANCZOS)
+    return img.resize(size, Image.Resampling.LANCZOS)

@@ -127,7 +127,7 @@ class DISFlow:
 
     def _engine(self) -> Any:
         if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            self._dis = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
             if self.refine is not None:
                 self._dis.setVariationalRefinementIterations(self.refine)
         return self._dis
@@ -177,7 +177,7 @@ class FarnebackFlow:
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         _check_pair(a, b)
         ga, gb = _gray(_resize_for(a, self.scale)), _gray(_resize_for(b, self.scale))
-        flow = cv2.calcOpticalFlowFarneback(
+        flow = cv2.calcOpticalFlowFarneback(  # type: ignore[call-overload]  # flow=None is allowed; the stubs omit it
             ga, gb, None, 0.5, self.levels, self.winsize, self.iterations, self.poly_n, self.poly_sigma, 0
         )
         return np.ascontiguousarray(_upscale_flow(flow, a.shape[:2]), np.float32)

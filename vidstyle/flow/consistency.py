@@ -151,7 +151,7 @@ def smooth_weights(mask_reliable: np.ndarray, sigma: float = DEFAULT_SMOOTH_SIGM
     exactly 0 (a plain blur would lift a one-pixel motion boundary to ~0.6, and Ruder's
     reference keeps them at 0 too), so c ramps from 0 up to 1 over ~2σ outside them.
     """
-    c = mask_reliable.astype(np.float32)
+    c: np.ndarray = mask_reliable.astype(np.float32)
     if sigma > 0:
         c = cv2.GaussianBlur(c, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
         c = np.where(mask_reliable, c, 0.0).astype(np.float32)

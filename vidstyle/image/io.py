@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,7 +58,7 @@ def save_image(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -
     """Write an image atomically; the format follows the file extension."""
     path = check_output_image(path)
     array = image if isinstance(image, np.ndarray) else to_uint8(image)
-    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+    options: dict[str, Any] = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, **options)
     return path

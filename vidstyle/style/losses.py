@@ -111,8 +111,9 @@ class Criterion(nn.Module):
     def __init__(self, encoder: Callable[..., dict[str, Tensor]], terms: Mapping[str, LossTerm]) -> None:
         super().__init__()
         self.encoder = encoder
-        self.terms = nn.ModuleDict({k: v for k, v in terms.items() if v.weight != 0.0})
-        self.layers = tuple(sorted({layer for t in self.terms.values() for layer in t.layers}))
+        kept = {k: v for k, v in terms.items() if v.weight != 0.0}
+        self.terms = nn.ModuleDict(kept)
+        self.layers = tuple(sorted({layer for t in kept.values() for layer in t.layers}))
 
     def forward(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         features = self.encoder(image, self.layers) if self.layers else {}

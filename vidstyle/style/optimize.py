@@ -116,6 +116,7 @@ class LBFGS:
         sy, yy = like.new_zeros(n, new, new), like.new_zeros(n, new, new)
         valid = like.new_zeros(n, new)
         if cap:  # not wrapped yet: the pairs sit in slots 0..cap-1, in time order
+            assert self._pairs is not None and self._sy is not None and self._yy is not None and self._valid is not None
             pairs[:, :cap] = self._pairs
             sy[:, :cap, :cap] = self._sy
             yy[:, :cap, :cap] = self._yy
@@ -126,6 +127,7 @@ class LBFGS:
         """The displacement to add to the iterate whose gradient is ``grad`` (N, ...)."""
         n = grad.shape[0]
         g = grad.reshape(n, -1)
+        t: Tensor | float
         if self.prev_grad is None:
             d = -g
             t = (self.lr / g.abs().sum(1, keepdim=True).clamp_min(1e-30)).clamp(max=self.lr)

@@ -167,7 +167,7 @@ class Stylizer:
         *,
         extra: Mapping[str, LossTerm] | None = None,
         color_reference: Tensor | None = None,
-    ) -> Criterion:
+    ) -> Criterion | _LuminanceCriterion:
         """Loss for images shaped like ``content`` (N, 3, H, W, 0–255): content + style + TV + extra."""
         s = self.settings
         with torch.no_grad():
@@ -317,7 +317,7 @@ class _FiniteGuard:
         terms = [n for n in bad if n in LOSS_SETTINGS]
         if not terms:  # the total overflowed, or the image diverged: blame the largest term
             finite = {n: float(v) for n, v in self.peak.items() if n in LOSS_SETTINGS}
-            terms = [max(finite, key=finite.get)] if finite else []
+            terms = [max(finite, key=finite.__getitem__)] if finite else []
         if terms:
             what = ", ".join(f"the {n} loss" for n in terms)
             hint = " or ".join(LOSS_SETTINGS[n] for n in terms)

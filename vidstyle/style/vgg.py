@@ -155,6 +155,9 @@ def default_torchvision_weights() -> Path | None:
 class VGG19Encoder(nn.Module):
     """Frozen VGG-19 truncated after the deepest requested layer; returns those layers' maps."""
 
+    mean: Tensor  # buffers (registered in __init__), (1, 3, 1, 1)
+    scale: Tensor
+
     def __init__(
         self,
         weights: Weights,
@@ -181,6 +184,7 @@ class VGG19Encoder(nn.Module):
                 w, b = weights[name]
                 conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
                 conv.weight.data.copy_(w)
+                assert conv.bias is not None  # Conv2d has a bias unless bias=False
                 conv.bias.data.copy_(b)
                 modules.append(conv)
             elif name.startswith("relu"):

@@ -155,8 +155,8 @@ def run_on_ray(
         for ref in precompute:
             try:
                 ray.get(ref)
-            except Exception as e:  # the actors computed what they needed themselves
-                emit(Note(f"Ray: a flow task failed ({type(e).__name__}); the actors computed that flow themselves"))
+            except Exception as exc:  # the actors computed what they needed themselves
+                emit(Note(f"Ray: a flow task failed ({type(exc).__name__}); the actors computed that flow themselves"))
     finally:
         for a in actors:
             ray.kill(a)

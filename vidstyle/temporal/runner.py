@@ -291,6 +291,7 @@ class ShotRunner:
                     input_change = self._input_change(task.start_from, link.flow, content, start.weights)
             if task.kind == "sequential":
                 if start is not None:
+                    assert task.start_from is not None  # start was warped from it
                     fill = content if t.fill == "content" else self._result(task.pass_, task.start_from, done)
                     init = warped_start(start, fill)
             else:

@@ -13,7 +13,7 @@ from vidstyle.video.info import VideoInfo
 from vidstyle.video.reader import VideoReader
 from vidstyle.video.scan import scan_file
 from vidstyle.video.sequence import SequenceReader, scan_sequence
-from vidstyle.video.timeline import PositionLike
+from vidstyle.video.timeline import PositionLike, Timeline
 
 
 def open_video(
@@ -35,6 +35,7 @@ def open_video(
     video files, whose timing comes from the file. Raises VidstyleError for unreadable input.
     """
     p = Path(path)
+    timeline: Timeline | None
     if is_sequence_input(p):
         info, timeline, files = scan_sequence(p, fps)
         return SequenceReader(info, timeline, files, size=size, start=start, end=end, stride=stride)

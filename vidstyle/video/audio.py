@@ -75,7 +75,9 @@ class CopyTrack(_Track):
         super().__init__(*args)
         self.stream = self.output.add_stream_from_template(self.source)
         self.stream.metadata.update(stream_tags(self.source.metadata))
-        self._shift_ticks = round(Fraction(self.shift).limit_denominator(10**9) / self.source.time_base)
+        time_base = self.source.time_base
+        assert time_base is not None  # FFmpeg gives every demuxed stream a time base
+        self._shift_ticks = round(Fraction(self.shift).limit_denominator(10**9) / time_base)
 
     def feed(self, packet: av.Packet, time: float | None) -> None:
         if not self.keeps(time):
@@ -99,7 +101,9 @@ class TranscodeTrack(_Track):
         if codec in ("libopus", "opus") and rate not in OPUS_RATES:
             rate = OPUS_RATES[0]
         self.rate = rate
-        self.stream = self.output.add_stream(codec, rate=rate, layout=src.layout.name)
+        stream = self.output.add_stream(codec, rate=rate, layout=src.layout.name)
+        assert isinstance(stream, av.AudioStream)  # codec is an audio encoder
+        self.stream = stream
         self.stream.bit_rate = AUDIO_BITRATE_PER_CHANNEL * src.channels
         if codec == "libopus" and src.channels > 2:
             self.stream.options = {"mapping_family": "1"}

@@ -48,6 +48,7 @@ class FileReader(VideoReader):
         src, tl = self.source_info, self.timeline
         with open_input(src.path) as container:
             stream = container.streams[src.stream_index]
+            assert isinstance(stream, av.VideoStream)  # scan_file picked it from streams.video
             stream.thread_type = "AUTO"
             if target is not None:
                 container.seek(target, stream=stream, backward=True)
@@ -62,7 +63,9 @@ class FileReader(VideoReader):
                     continue
                 pts = vf.pts
                 found = tl.index_of(pts) if tl is not None and pts is not None else None
-                if seeking and (vf.is_corrupt or (index < 0 and (found is None or pts > target))):
+                # seeking implies a target; a found index implies a pts (spelled out for mypy)
+                past = found is None or (pts is not None and target is not None and pts > target)
+                if seeking and (vf.is_corrupt or (index < 0 and past)):
                     raise _SeekFailed
                 index = found if found is not None else index + 1
                 time = float(pts * src.time_base) if pts is not None else src.start_time + index / float(src.fps)
@@ -117,6 +120,7 @@ def count_decodable(path: Path, stream_index: int) -> tuple[int, int]:
     frames = errors = 0
     with open_input(path) as container:
         stream = container.streams[stream_index]
+        assert isinstance(stream, av.VideoStream)  # a video stream index from scan_file
         stream.thread_type = "AUTO"
         for vf in decoded_frames(container, stream):
             if vf is None:

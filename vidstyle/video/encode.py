@@ -165,6 +165,7 @@ class VideoWriter:
         self._container = oc
         oc.metadata.update(container_tags(metadata))
         s = oc.add_stream(spec.encoder, rate=self.fps, options=options)
+        assert isinstance(s, av.VideoStream)  # spec.encoder is always a video encoder
         s.width, s.height = self._enc_size
         s.pix_fmt = self.pix_fmt
         s.time_base = self.time_base

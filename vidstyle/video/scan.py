@@ -92,8 +92,14 @@ def _read_packets(container, stream):
 
 def _timeline(packets: list[tuple[int | None, int, bool]], stream: av.VideoStream) -> Timeline | None:
     """Sorted frame timestamps, or None when some packet has no timestamp at all."""
-    kept = [(p, d) for p, d, discard in packets if not discard]
-    if not kept or any(p is None for p, _ in kept):
+    kept: list[tuple[int, int]] = []
+    for p, d, discard in packets:
+        if discard:
+            continue
+        if p is None:
+            return None
+        kept.append((p, d))
+    if not kept:
         return None
     kept.sort()
     pts = np.fromiter((p for p, _ in kept), dtype=np.int64, count=len(kept))
@@ -106,6 +112,7 @@ def _timeline(packets: list[tuple[int | None, int, bool]], stream: av.VideoStrea
         header_end = stream.start_time + stream.duration
         if int(pts[-1]) < header_end <= int(pts[-1]) + 4 * max(fallback, 1):
             end = header_end
+    assert stream.time_base is not None  # FFmpeg gives every demuxed stream a time base
     return Timeline(pts=pts, end_pts=int(end), time_base=stream.time_base)
 
 
@@ -129,6 +136,7 @@ def _info(path, container, stream, first, timeline, audio_packets, damage) -> Vi
     dw, dh = (h, w) if turns % 2 else (w, h)
     tb = stream.time_base or Fraction(1, 1)
     fps = stream.guessed_rate or stream.average_rate or Fraction(25)
+    count: int | None
     if timeline is not None and len(timeline):
         count, method = len(timeline), "packets"
         duration = timeline.duration
