@@ -162,8 +162,8 @@ def run_on_ray(
             ray.kill(a)
     if errors and not total.units:
         raise VidstyleError("compute.ray: every actor failed: " + "; ".join(errors))
-    for e in errors:
-        emit(Note(f"Ray: an actor stopped ({e}); its unit was left to the others"))
+    for err in errors:
+        emit(Note(f"Ray: an actor stopped ({err}); its unit was left to the others"))
     return total
 
 
