@@ -25,12 +25,13 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from vidstyle.compute.device import resolve_device
 from vidstyle.compute.threads import ThreadPlan, use_budget
+from vidstyle.config.plan import CutSpec, ShotPlan, UniformPlan, cut_settings
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.apart import Source, Target, check_apart, output_target, sequence_source
 from vidstyle.files.identity import input_identity
@@ -47,44 +48,11 @@ from vidstyle.shots.model import FrameTimes
 from vidstyle.temporal.units import fades, job_units, unit_tasks
 from vidstyle.temporal.work import UnitWork, flow_source
 from vidstyle.temporal.workers import run_workers
-from vidstyle.video import Position, check_output
+from vidstyle.video import check_output
 from vidstyle.video.timeline import PositionLike
 
 JOB_SUFFIX = ".vidstyle-job"
 Progress = Callable[[Event], None]
-CutSpec = ShotsSettings | str | Sequence[Position | int]
-"""Where a render cuts the video into shots: :class:`~vidstyle.shots.ShotsSettings`, or its
-``cuts`` alone ("auto", "none", "11.8,15.7s,360f"), or positions: times/source frames
-(:class:`~vidstyle.video.Position`) or processed positions (int) where shots start."""
-
-
-class ShotPlan(Protocol):
-    """Per-shot settings (a TOML config implements this); a plain RenderSettings is one plan for all.
-
-    ``settings`` holds what applies to the whole video (the frame size). A plan may also
-    have ``shots`` (:class:`~vidstyle.shots.ShotsSettings`: where to cut, used when
-    :func:`render` gets no ``cuts``) and ``warnings_for(shots) -> list[str]`` (what a
-    person should know about the shots found, e.g. a per-shot block that selects none).
-    """
-
-    @property
-    def settings(self) -> RenderSettings: ...
-
-    def settings_for(self, shot: Shot) -> RenderSettings: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class UniformPlan:
-    """The same settings for every shot."""
-
-    settings: RenderSettings
-    shots: ShotsSettings | None = None
-
-    def settings_for(self, shot: Shot) -> RenderSettings:
-        return self.settings
-
-    def warnings_for(self, shots: Sequence[Shot]) -> list[str]:
-        return []
 
 
 @dataclasses.dataclass
@@ -156,7 +124,7 @@ def render(
     input, output = Path(input), Path(output)
     emit: Progress = progress or (lambda e: None)
     plan = UniformPlan(plan) if isinstance(plan, RenderSettings) else plan
-    shots_settings = _cut_settings(cuts if cuts is not None else getattr(plan, "shots", None))
+    shots_settings = cut_settings(cuts if cuts is not None else getattr(plan, "shots", None))
     stride = FrameSelection(start=_str(start), end=_str(end), stride=stride).stride
     encode = encode or EncodeSettings()
     if not (input.exists() or is_pattern(input)):
@@ -203,19 +171,6 @@ def render(
         shutil.rmtree(job_dir, ignore_errors=True)
     return RenderResult(output, None if sole else job_dir, len(frames), len(shots),
                         ctx.computed, ctx.reused, time.perf_counter() - began, ctx.overhead)  # fmt: skip
-
-
-def _cut_settings(cuts: CutSpec | None) -> ShotsSettings | tuple[int, ...]:
-    """The [shots] settings of a cut spec; processed positions stay as they are."""
-    if cuts is None:
-        return ShotsSettings()
-    if isinstance(cuts, ShotsSettings):
-        return cuts
-    if isinstance(cuts, str):
-        return ShotsSettings(cuts=cuts)  # the model reads the text
-    if all(isinstance(c, int) and not isinstance(c, bool) for c in cuts):
-        return tuple(int(c) for c in cuts)  # type: ignore[arg-type]  # all ints (checked above); mypy can't narrow through all()
-    return ShotsSettings(cuts=tuple(cuts))
 
 
 def settings_sources(settings: RenderSettings) -> list[Source]:
