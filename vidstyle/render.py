@@ -310,7 +310,7 @@ def _work(ctx: _Context, work: UnitWork, shots: list[Shot]) -> None:
         if ctx.ray is not None:
             from vidstyle.temporal.ray_actors import run_on_ray  # Ray is optional: imported only when asked for
 
-            stats = run_on_ray(ctx.job.root, ctx.ray, ctx.device, ctx.split.budget, ctx.emit, gpus=ctx.ray_gpus,
+            stats = run_on_ray(work, ctx.ray, ctx.device, ctx.split.budget, ctx.emit, gpus=ctx.ray_gpus,
                                workers=ctx.workers)  # fmt: skip
             stats.reused = sum(d for _, d in counts.values())  # each actor reports all it found stored
             work.refresh()

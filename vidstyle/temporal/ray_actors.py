@@ -26,20 +26,21 @@ import dataclasses
 import os
 import socket
 import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from vidstyle.errors import VidstyleError
-from vidstyle.job.events import Event, FrameFinished, Note
-from vidstyle.style.optimize import Iterate
+from vidstyle.job.events import Event, Note
+from vidstyle.job.records import FrameRecord
+from vidstyle.job.store import Job
+from vidstyle.settings import RenderSettings
+from vidstyle.temporal.units import Unit
 from vidstyle.temporal.work import UnitWork, WorkStats
+from vidstyle.temporal.workers import Sendable
 
 POLL_S = 0.3  # how often the driver collects the actors' progress
-ITERATE_EVERY_S = 0.5  # how often an actor keeps its latest iterate for the driver
 
 
 def connect(address: str) -> Any:
@@ -108,7 +109,7 @@ def plan_actors(resources: dict[str, float], budget: int, gpus: float, workers: 
 
 
 def run_on_ray(
-    root: Path,
+    work: UnitWork,
     address: str,
     device: torch.device,
     budget: int,
@@ -117,14 +118,15 @@ def run_on_ray(
     gpus: float = 1.0,
     workers: int | None = None,
 ) -> WorkStats:
-    """Render every unit of the set-up job at ``root`` with Ray actors (see the module docstring)."""
+    """Render every unit of the set-up job of ``work`` (the driver's view of it) with Ray
+    actors (see the module docstring)."""
     ray = connect(address)
     plan = plan_actors(ray.cluster_resources(), budget, gpus, workers)
-    work = UnitWork.from_job(root)
-    precompute = _flow_tasks(ray, root, work)
+    root = work.job.root
+    precompute = _flow_tasks(ray, work)
     actor_class = ray.remote(_UnitActor).options(num_cpus=1, num_gpus=plan.gpus, max_concurrency=2)
     actor_device = "cuda" if plan.gpus > 0 and device.type == "cuda" else "cpu"  # Ray sets each actor's GPU
-    actors = [actor_class.remote(str(root), plan.threads, k) for k in range(plan.actors)]
+    actors = [actor_class.remote(str(root), plan.threads) for _ in range(plan.actors)]
     emit(Note(f"Ray: {plan.actors} actor(s) on {actor_device}, {plan.gpus:g} GPU and {plan.threads} thread(s) each"))
     runs = [a.run.remote(actor_device) for a in actors]
     total = WorkStats()
@@ -167,42 +169,47 @@ def run_on_ray(
     return total
 
 
-def _flow_tasks(ray: Any, root: Path, work: UnitWork) -> list[Any]:
-    """Ray CPU tasks that fill the job's flow cache for each unit's frame pairs, ahead of the actors."""
+def _flow_tasks(ray: Any, work: UnitWork) -> list[Any]:
+    """Ray CPU tasks that fill the job's flow cache for each unit's frame pairs, ahead of the
+    actors; each gets what it needs (its frames' records and settings), not the whole job."""
     task = ray.remote(num_cpus=1)(_unit_flow)
-    return [task.remote(str(root), unit.id) for unit in work.units]
+    root = str(work.job.root)
+    return [
+        task.remote(root, unit, work.settings[unit.shot], work.frames[unit.first : unit.end], work.flow_source)
+        for unit in work.units
+    ]
 
 
-def _unit_flow(root: str, unit_id: str) -> int:
+def _unit_flow(root: str, unit: Unit, settings: RenderSettings, frames: Sequence[FrameRecord], source: str) -> int:
     """A Ray task: the flow of one unit's frame pairs, into the job's flow cache."""
     from vidstyle.compute.threads import use_budget
 
     use_budget(1)
-    return precompute_flow(UnitWork.from_job(root), unit_id)
+    return precompute_flow(Job(root), unit, settings, frames, source)
 
 
-def precompute_flow(work: UnitWork, unit_id: str) -> int:
-    """Compute (or find) the flow and consistency weights of every frame pair that unit
-    ``unit_id`` ties (its temporal offsets, within the unit) in the job's flow cache, exactly
-    as the unit's shot runner would ask for them. Returns the number of pairs."""
+def precompute_flow(job: Job, unit: Unit, settings: RenderSettings, frames: Sequence[FrameRecord], source: str) -> int:
+    """Compute (or find) the flow and consistency weights of every frame pair that ``unit``
+    ties (its temporal offsets, within the unit) in the job's flow cache (``source``: the
+    cache's name for the job's frames), exactly as the unit's shot runner would ask for them.
+    ``frames`` are the records of the unit's frames, ``unit.first`` to ``unit.end``. Returns
+    the number of pairs."""
     from vidstyle.flow import backend_options, consistency_params
     from vidstyle.flow.backends import make_backend
     from vidstyle.flow.cache import FlowCache
     from vidstyle.flow.pipeline import cached_entry
 
-    unit = next(u for u in work.units if u.id == unit_id)
-    settings = work.settings[unit.shot]
     t, flow = settings.temporal, settings.flow
     if not (t.passes > 1 or t.warm_start or t.temporal_weight > 0) or unit.frames < 2:
         return 0
     backend = make_backend(flow.backend, **backend_options(flow))
     params = consistency_params(flow)
-    cache = FlowCache(work.job.flow_dir, backend.identity(), params, work.flow_source)
+    cache = FlowCache(job.flow_dir, backend.identity(), params, source)
     images: dict[int, Any] = {}
 
     def image(pos: int) -> Any:
         if pos not in images:
-            images[pos] = work.job.load_content(work.frames[pos])
+            images[pos] = job.load_content(frames[pos - unit.first])
         return images[pos]
 
     count = 0
@@ -219,15 +226,14 @@ def precompute_flow(work: UnitWork, unit_id: str) -> int:
 class _UnitActor:
     """A long-lived worker: the cooperative unit loop on one job, its progress kept for the driver."""
 
-    def __init__(self, root: str, threads: int, index: int) -> None:
+    def __init__(self, root: str, threads: int) -> None:
         from vidstyle.compute.threads import use_budget
 
         use_budget(threads)
         self.root = root
-        self.index = index
         self._events: list[Event] = []
         self._lock = threading.Lock()
-        self._last_iterate = 0.0
+        self._sendable = Sendable()
 
     def run(self, device: str) -> WorkStats:
         work = UnitWork.from_job(self.root)
@@ -239,13 +245,6 @@ class _UnitActor:
         return out
 
     def _keep(self, ev: Event) -> None:
-        if isinstance(ev, Iterate):
-            now = time.monotonic()
-            if now - self._last_iterate < ITERATE_EVERY_S:
-                return
-            self._last_iterate = now
-            parts = {name: v.detach().cpu() for name, v in ev.parts.items()}
-            ev = dataclasses.replace(ev, loss=ev.loss.detach().cpu(), parts=parts, image=torch.empty(0))
-        if isinstance(ev, FrameFinished | Note | Iterate):
+        if (small := self._sendable(ev)) is not None:
             with self._lock:
-                self._events.append(ev)
+                self._events.append(small)

@@ -106,24 +106,36 @@ def run_workers(root: Path, n: int, device: torch.device, budget: int, emit: Cal
     return total
 
 
+class Sendable:
+    """Which of a worker's events go to the render that shows progress, made small enough to
+    send: finished frames and notes; iterates at most every :data:`ITERATE_EVERY_S` seconds,
+    without the image and with their losses on the CPU. Also used by the Ray actors."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, ev: Event) -> Event | None:
+        if isinstance(ev, Iterate):
+            now = time.monotonic()
+            if now - self._last < ITERATE_EVERY_S:
+                return None
+            self._last = now
+            parts = {name: v.detach().cpu() for name, v in ev.parts.items()}  # small; not the image
+            return dataclasses.replace(ev, loss=ev.loss.detach().cpu(), parts=parts, image=torch.empty(0))
+        return ev if isinstance(ev, FrameFinished | Note) else None
+
+
 def _worker(root: str, device: str, threads: int, events: Any, k: int) -> None:
     """A worker process: the cooperative unit loop, its progress sent back on ``events``."""
     from vidstyle.flow.pipeline import die_with_parent
 
     die_with_parent()
     use_budget(threads)
-    last = [0.0]
+    sendable = Sendable()
 
     def forward(ev: Event) -> None:
-        if isinstance(ev, Iterate):
-            now = time.monotonic()
-            if now - last[0] < ITERATE_EVERY_S:
-                return
-            last[0] = now
-            parts = {name: v.detach().cpu() for name, v in ev.parts.items()}  # small; not the image
-            ev = dataclasses.replace(ev, loss=ev.loss.detach().cpu(), parts=parts, image=torch.empty(0))
-        if isinstance(ev, FrameFinished | Note | Iterate):
-            events.put(("event", k, ev))
+        if (small := sendable(ev)) is not None:
+            events.put(("event", k, small))
 
     try:
         work = UnitWork.from_job(root)
