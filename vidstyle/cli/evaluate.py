@@ -31,7 +31,8 @@ from rich.table import Table
 
 from vidstyle.cli.app import app
 from vidstyle.cli.common import default, is_interactive, stderr_console
-from vidstyle.cli.flow import FLOW_FLAGS, settings_as_flags
+from vidstyle.cli.flow import FLOW_FLAGS
+from vidstyle.cli.options import names_replaced, settings_as_flags
 from vidstyle.cli.progress import RichReporter, Silent
 from vidstyle.compute.device import resolve_device
 from vidstyle.errors import VidstyleError, file_error
@@ -200,7 +201,7 @@ def print_table(report: WarpingReport, console: Console) -> None:
 
 
 @app.command("eval")
-@settings_as_flags(FLOW_FLAGS)
+@settings_as_flags(names_replaced(FLOW_FLAGS))
 def eval_command(
     input: Annotated[Path, typer.Argument(help="The source video (flow is computed on it).", show_default=False)],
     output: Annotated[Path, typer.Argument(help="The stylised video to judge.", show_default=False)],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -25,6 +24,7 @@ from rich.progress import (
 
 from vidstyle.cli.app import app
 from vidstyle.cli.common import default, stderr_console
+from vidstyle.cli.options import names_replaced, settings_as_flags
 from vidstyle.compute.threads import flow_only_plan
 from vidstyle.errors import VidstyleError, file_error
 from vidstyle.files.apart import (
@@ -54,21 +54,6 @@ FLOW_FLAGS: dict[str, str] = {
     "flow.raft_weights": "--raft-weights PATH",
     "download=True": "--raft-download",
 }
-
-
-@contextlib.contextmanager
-def settings_as_flags(flags: Mapping[str, str]) -> Iterator[None]:
-    """Re-raise a :class:`VidstyleError` with the setting names it gives replaced by ``flags``
-    (the library names settings; the user typed flags). Usable as a decorator."""
-    try:
-        yield
-    except VidstyleError as e:
-        if e.args and isinstance(e.args[0], str):
-            text = e.args[0]
-            for name, flag in flags.items():
-                text = text.replace(name, flag)
-            e.args = (text, *e.args[1:])
-        raise
 
 
 def parse_offsets(text: str | None) -> tuple[int, ...]:
@@ -124,7 +109,7 @@ def _no_empty_output(command: Callable[..., None]) -> Callable[..., None]:
 
 @app.command("flow")
 @_no_empty_output
-@settings_as_flags(FLOW_FLAGS)
+@settings_as_flags(names_replaced(FLOW_FLAGS))
 def flow_command(
     video: Annotated[Path, typer.Argument(help="Input video file or image sequence.", show_default=False)],
     output: Annotated[

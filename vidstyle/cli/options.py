@@ -18,13 +18,14 @@ and beside them ``encode.*`` (:class:`~vidstyle.settings.EncodeSettings`), ``sho
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -269,10 +270,8 @@ def with_setting_options(paths: Sequence[str], defaults: Callable[[], Mapping[st
         @functools.wraps(command)
         def run(**kwargs: Any) -> None:
             given = {k: kwargs.pop(k) for k in list(kwargs) if k.startswith("setting__")}
-            try:
+            with settings_as_flags(flags_in):
                 command(**kwargs, settings=values(given))
-            except VidstyleError as e:
-                raise type(e)(flags_in(str(e))) from None
 
         run.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
@@ -284,6 +283,31 @@ def with_setting_options(paths: Sequence[str], defaults: Callable[[], Mapping[st
 
 _PATH = re.compile(r"(?<![\w.-])((?:" + "|".join([*SECTIONS, "render"]) + r")\.[a-z_]+|size|styles)(?![\w.])")
 _KNOWN: frozenset[str] = frozenset([*IMAGE_SETTINGS, *RENDER_SETTINGS, *(p for p in FLAGS if p.startswith("render."))])
+
+
+@contextlib.contextmanager
+def settings_as_flags(translate: Callable[[str], str]) -> Iterator[None]:
+    """Re-raise a :class:`VidstyleError` with its message passed through ``translate``, which
+    turns the setting names the library gives into the flags the user typed (:func:`flags_in`
+    for ``image`` and ``render``; :func:`names_replaced` for commands with flags of their own).
+    Usable as a decorator."""
+    try:
+        yield
+    except VidstyleError as e:
+        if e.args and isinstance(e.args[0], str):
+            e.args = (translate(e.args[0]), *e.args[1:])
+        raise
+
+
+def names_replaced(names: Mapping[str, str]) -> Callable[[str], str]:
+    """A ``translate`` for :func:`settings_as_flags` that replaces each of ``names`` literally."""
+
+    def translate(text: str) -> str:
+        for name, replacement in names.items():
+            text = text.replace(name, replacement)
+        return text
+
+    return translate
 
 
 def flags_in(message: str, *, leading: bool = True) -> str:
