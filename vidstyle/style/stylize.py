@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from vidstyle.image.io import fit_longest, load_image, resize
 from vidstyle.settings import ImageSettings, OptimSettings, StyleSettings
 from vidstyle.style import color
 from vidstyle.style.losses import ContentLoss, Criterion, LossTerm, StyleLoss, TVLoss, gram
-from vidstyle.style.optimize import Callback, Iterate, minimize
+from vidstyle.style.optimize import Callback, Iterate, Objective, minimize
 from vidstyle.style.vgg import build_encoder, min_input_side
 
 ImageLike = Tensor | str | os.PathLike[str]
@@ -204,6 +205,34 @@ class _LuminanceCriterion(torch.nn.Module):
         return self.inner(color.luminance(image))
 
 
+@dataclass(frozen=True, eq=False)
+class FixedPixels:
+    """Pixels the optimiser must not move: under ``mask`` (N, 1, H, W, 0/1) the image keeps
+    ``values`` (N, 3, H, W, 0–255) exactly, and the loss sees them there."""
+
+    mask: Tensor
+    values: Tensor
+
+    def at(self, size: tuple[int, int]) -> FixedPixels:
+        """The same at another scale (resized, so a coarse scale holds a blend)."""
+        if tuple(self.mask.shape[-2:]) == tuple(size):
+            return self
+        return FixedPixels(resize(self.mask, size).clamp(0.0, 1.0), resize(self.values, size).clamp(0.0, 255.0))
+
+    def to(self, device: torch.device) -> FixedPixels:
+        """On ``device``, in float32 (the optimiser's image dtype)."""
+        return FixedPixels(self.mask.to(device, torch.float32), self.values.to(device, torch.float32))
+
+    def apply(self, image: Tensor) -> Tensor:
+        """m·v + (1 − m)·x: ``image`` (same size) with the fixed pixels in place."""
+        return self.mask * self.values + (1.0 - self.mask) * image
+
+
+def _with_fixed(objective: Objective, fixed: FixedPixels) -> Objective:
+    """The objective of the image with ``fixed``'s pixels in place: its gradient is zero there."""
+    return lambda image: objective(fixed.apply(image))
+
+
 def initial_image(init: str, content: Tensor, seed: int) -> Tensor:
     """Start image (0–255) for the coarsest scale: the content, seeded noise, or an image file."""
     if init == "content":
@@ -226,15 +255,18 @@ def optimize_image(
     extra_terms: ExtraTerms | None = None,
     callback: Callback | None = None,
     context: Mapping[str, object] | None = None,
+    fixed: FixedPixels | None = None,
 ) -> Tensor:
     """Coarse-to-fine optimisation of ``content`` (N, 3, H, W, in [0, 1]); returns [0, 1] RGB.
 
     ``init`` (in [0, 1]) overrides the start image of the coarsest scale; each finer scale
-    starts from the upsampled result of the one below.
+    starts from the upsampled result of the one below. ``fixed`` (0–255, at the content's
+    size) pins pixels: the result equals its values under its mask, bit for bit.
     """
     optim = optim or OptimSettings()
     device = stylizer.device
     content255 = content.to(device) * 255.0
+    fixed = fixed.to(device) if fixed is not None else None
     size = (content255.shape[-2], content255.shape[-1])
     stylizer.check_size(size)
     sizes = scale_sizes(size, optim, stylizer.settings)
@@ -245,7 +277,11 @@ def optimize_image(
             x = resize(init.to(device) * 255.0, s) if init is not None else initial_image(optim.init, c, optim.seed)
         else:
             x = resize(x, s)
-        criterion = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
+        criterion: Objective = stylizer.criterion(c, extra=extra_terms(s) if extra_terms else None)
+        fixed_s = fixed.at(s) if fixed is not None else None
+        if fixed_s is not None:
+            x = fixed_s.apply(x)
+            criterion = _with_fixed(criterion, fixed_s)
         ctx = {**(context or {}), "scale": k, "scales": len(sizes), "size": s}
         guard = _FiniteGuard(callback)
         # On the CPU, torch threads follow the budget, the image size and the cores other
@@ -269,8 +305,11 @@ def optimize_image(
             guard.check(None, context)  # minimize's own non-finite check fired: name the setting if we can
             raise
         guard.check(x, context)
+        if fixed_s is not None:
+            x = fixed_s.apply(x)
     assert x is not None
-    return stylizer.finish(x, content255)
+    out = stylizer.finish(x, content255)
+    return out if fixed is None else fixed.apply(out * 255.0) / 255.0
 
 
 # The setting behind each loss term (the CLI names its flag).
