@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("vidstyle.style",),
     ("vidstyle.shots",),
     ("vidstyle.config",),
-    ("vidstyle.temporal.terms", "vidstyle.temporal.schedule", "vidstyle.temporal.units"),
+    ("vidstyle.temporal.terms", "vidstyle.temporal.hold", "vidstyle.temporal.schedule", "vidstyle.temporal.units"),
     ("vidstyle.job",),
     ("vidstyle.temporal.runner", "vidstyle.temporal"),  # runs a shot's schedule against the job store
     ("vidstyle.render",),

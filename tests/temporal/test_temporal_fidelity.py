@@ -21,7 +21,7 @@ from vidstyle.video import VideoWriter, open_video
 pytestmark = pytest.mark.slow  # subprocesses or many frames: deselect with -m 'not slow'
 
 STYLE = "sample_clips/styles/starry_night.jpg"
-RUDER = {"photometric_check": False, "adaptive_iterations": False, "follow_input": False}
+RUDER = {"photometric_check": False, "adaptive_iterations": False, "follow_input": False, "hold_change": 0.0}
 W, H = 96, 64
 
 

@@ -185,8 +185,23 @@ class TemporalSettings(_Model):
         ge=0,
         le=255,
         description="frames whose input barely changed along the flow get fewer iterations: below this RMS change "
-        "(0-255, over the held pixels) the budget shrinks in proportion, to none (the warped start is kept) for an "
+        "(0-255, over the pixels the warped start covers) the budget shrinks in proportion, to none (the warped start is kept) for an "
         "unchanged frame (0: off)",
+    )
+
+    hold_change: float = Field(
+        0.0,
+        ge=0,
+        le=255,
+        description="hold still pixels exactly: a pixel keeps its painting bit for bit while the input there has "
+        "changed by at most this much (blurred luminance, 0-255, e.g. 2) and moved by at most hold_motion pixels "
+        "since it was painted; for locked-off shots, where it also spares the encoder's coding noise (0: off)",
+    )
+    hold_motion: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="the input motion (pixels, accumulated since the pixel was painted) that ends a hold",
     )
 
     chunk: int | None = Field(
@@ -203,6 +218,15 @@ class TemporalSettings(_Model):
         description="frames a chunk starts before its seam: both chunks render them and the output cross-fades "
         "from one to the other over them (0: a hard seam; the seam's extra flicker falls as 1/overlap², see README)",
     )
+
+    @model_validator(mode="after")
+    def _hold_needs_a_sequential_pass(self) -> TemporalSettings:
+        if self.hold_change > 0 and (self.passes > 1 or not self.warm_start):
+            raise ValueError(
+                "hold_change needs a single sequential pass that starts each frame from the previous one "
+                f"(passes = 1 and warm_start on; got passes = {self.passes}, warm_start = {self.warm_start})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_within_chunk(self) -> TemporalSettings:

@@ -24,7 +24,8 @@ from vidstyle.job.events import FrameFinished
 from vidstyle.job.store import FrameRecord, Job, ResultRecord
 from vidstyle.settings import OptimSettings, RenderSettings
 from vidstyle.style.optimize import Iterate
-from vidstyle.style.stylize import Stylizer, optimize_image
+from vidstyle.style.stylize import FixedPixels, Stylizer, optimize_image
+from vidstyle.temporal.hold import HoldState, advance_hold, hold_colour, previous_flow, start_hold
 from vidstyle.temporal.schedule import Task, shot_schedule
 from vidstyle.temporal.terms import (
     WarpedFrame,
@@ -56,8 +57,9 @@ def task_optim(
 ) -> OptimSettings:
     """The optimisation budget of a task; ``new_fraction`` (0–1) is the share of the frame
     that its warped start does not cover (see :data:`ADAPT_FROM`); ``input_change`` the RMS
-    change of the input along the flow over the held pixels (0–255), which shrinks the budget
-    of a sequential frame below ``temporal.still_change`` (0 iterations: keep the start)."""
+    change of the input along the flow over the pixels the warped start covers (0–255),
+    which shrinks the budget of a sequential frame below ``temporal.still_change`` (0
+    iterations: keep the start)."""
     t, optim = settings.temporal, settings.optim
     if task.kind == "alone":
         if task.first_of_shot:
@@ -98,6 +100,8 @@ class ShotRunner:
         self.on_iteration, self.on_frame = on_iteration, on_frame
         self._memo: OrderedDict[tuple[int, int], Tensor] = OrderedDict()
         self._anchor: Tensor | None = None
+        self._hold: HoldState | None = None
+        self._lags: dict[int, Tensor] = {}  # position → lag of its painting (see temporal/hold.py)
         self._memo_size = 2 * (max(settings.temporal.long_term) + 2)  # results and content frames
         self._own_from = 0  # frames before this one are a chunk's lead-in
 
@@ -152,11 +156,13 @@ class ShotRunner:
         uses_flow = pipeline is not None and any(task.start_from is not None or task.neighbours for task in tasks)
         # Feed the flow pipeline from far enough back that the first task to do gets all its links.
         first = max(0, todo[0] - max(self.settings.temporal.long_term)) if uses_flow else todo[0]
-        # The photometric anchor of a sequential pass is carried from the shot's first frame
-        # (a function of the input and its flow only, so a resumed pass recomputes it exactly).
+        # The photometric anchor and the hold of a sequential pass are carried from the shot's
+        # first frame (functions of the input and its flow only, so a resumed pass recomputes
+        # them exactly).
+        t = self.settings.temporal
         anchored = (
             uses_flow
-            and self.settings.temporal.photometric_check
+            and (t.photometric_check or t.hold_change > 0)
             and tasks[0].kind == "alone"
             and len(tasks) > 1
             and tasks[1].kind == "sequential"
@@ -166,10 +172,11 @@ class ShotRunner:
         seq = tasks[first:]
         frames = ((task.pos, self.job.load_content(self.frames[task.pos])) for task in seq)
         flows = pipeline.iterate(frames) if uses_flow and pipeline is not None else None
-        self._anchor = None
+        self._anchor, self._hold, self._lags = None, None, {}
         for k, task in enumerate(seq, start=first):
             ff = next(flows) if flows is not None else None
-            keep = self._advance_anchor(task, ff) if anchored else None
+            keep = self._advance_anchor(task, ff) if anchored and t.photometric_check else None
+            held = self._advance_hold(task, ff) if anchored and t.hold_change > 0 else None
             key = (task.pass_, task.pos)
             if key in done:
                 if k >= todo[0]:  # the ones before were reported above; they only feed the flow
@@ -177,7 +184,7 @@ class ShotRunner:
                 continue
             content = ff.image if ff is not None else self.job.load_content(self.frames[task.pos])
             began = time.perf_counter()
-            image, losses = self._optimise(task, content, ff, done, keep)
+            image, losses = self._optimise(task, content, ff, done, keep, held)
             seconds = time.perf_counter() - began
             stored = to_uint8(image)
             done[key] = self.job.store_result(task.shot, task.pass_, task.pos, stored, seconds=seconds, losses=losses,
@@ -202,14 +209,18 @@ class ShotRunner:
         content: Tensor,
         done: Mapping[tuple[int, int], ResultRecord],
         keep: Tensor | None,
+        lagged: bool = False,
     ) -> WarpedFrame:
         """The stored result of ``source`` (same pass) warped into the task's frame, with its
         consistency weights, adjusted to the input (see :func:`vidstyle.temporal.terms.follow_input`):
         ``keep`` from the anchored photometric check of a sequential pass, or in a multipass
-        pass the check against the source's own input frame."""
+        pass the check against the source's own input frame. With ``lagged`` (the hold is on)
+        the painting comes in along the flow plus its lag, the input along the flow alone."""
         t = self.settings.temporal
         flow_t = flow_to_tensor(flow, self.device)
-        w = warp_previous(self._result(task.pass_, source, done), flow_t, _weights_tensor(weights, self.device))
+        lag = self._lags.get(source) if lagged else None
+        painting_flow = flow_t if lag is None else previous_flow(lag, flow_t)
+        w = warp_previous(self._result(task.pass_, source, done), painting_flow, _weights_tensor(weights, self.device))
         if not (t.follow_input or t.photometric_check):
             return w
         here = content
@@ -256,6 +267,27 @@ class ShotRunner:
         self._anchor = advance_anchor(warped, y, held)
         return keep
 
+    def _advance_hold(self, task: Task, ff: FrameFlows | None) -> Tensor | None:
+        """Carry the hold (:mod:`vidstyle.temporal.hold`) to the task's frame and remember the
+        lag of its painting; returns the held mask (1, 1, H, W, 0/1), None for a shot's first
+        frame."""
+        t = self.settings.temporal
+        if ff is None:
+            return None
+        colour = hold_colour(to_working(ff.image, self.device))
+        first = task.start_from is None or self._hold is None
+        if first:
+            self._hold = start_hold(colour)
+        else:
+            assert self._hold is not None
+            link = ff.links[1]
+            flow, weights = flow_to_tensor(link.flow, self.device), _weights_tensor(link.weights, self.device)
+            self._hold = advance_hold(self._hold, colour, flow, weights, t.hold_change, t.hold_motion)
+        self._lags[task.pos] = self._hold.lag
+        for old in [p for p in self._lags if p < task.pos - max(t.long_term)]:
+            del self._lags[old]
+        return None if first else self._hold.held
+
     def _report_skip(self, task: Task, done: Mapping[tuple[int, int], ResultRecord]) -> None:
         if self.on_frame is not None:
             rec = done[(task.pass_, task.pos)]
@@ -268,6 +300,7 @@ class ShotRunner:
         ff: FrameFlows | None,
         done: Mapping[tuple[int, int], ResultRecord],
         keep: Tensor | None = None,
+        held: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         t = self.settings.temporal
         content = to_working(content_u8, self.device)  # 0-255 until the optimiser's boundary below
@@ -278,14 +311,15 @@ class ShotRunner:
         if task.kind != "alone":
             assert ff is not None or (task.start_from is None and not task.neighbours)
             links = ff.links if ff is not None else {}
+            lagged = held is not None  # earlier paintings come in along the motion since they were made
             for n in task.neighbours:
                 link = links[abs(n - task.pos)]
-                w = self._warped(task, n, link.flow, link.long_weights, content, done, keep)
+                w = self._warped(task, n, link.flow, link.long_weights, content, done, keep, lagged)
                 tied.append(WarpedFrame(self.stylizer.network_view(w.image), w.weights))
             start = None
             if task.start_from is not None:
                 link = links[1]
-                start = self._warped(task, task.start_from, link.flow, link.weights, content, done, keep)
+                start = self._warped(task, task.start_from, link.flow, link.weights, content, done, keep, lagged)
                 new_fraction = released_fraction(start)
                 if task.kind == "sequential" and t.still_change > 0:
                     input_change = self._input_change(task.start_from, link.flow, content, start.weights)
@@ -306,9 +340,15 @@ class ShotRunner:
             if self.on_iteration is not None:
                 self.on_iteration(it)
 
+        fixed = None
+        if held is not None and task.kind == "sequential" and task.start_from is not None and bool(held.any()):
+            fixed = FixedPixels(held, self._result(task.pass_, task.start_from, done))  # kept in place
         optim = task_optim(task, self.settings, new_fraction, input_change)
+        if fixed is not None and bool(fixed.mask.all()):
+            optim = optim.model_copy(update={"iterations": 0})  # the whole frame is held
         if optim.iterations == 0 and init is not None:  # an unchanged frame: keep the warped start
-            return (init / 255.0).clamp(0.0, 1.0), {}
+            kept = init if fixed is None else fixed.apply(init)
+            return (kept / 255.0).clamp(0.0, 1.0), {}
         image = optimize_image(  # the stylisation boundary: images in [0, 1]
             self.stylizer,
             content / 255.0,
@@ -317,6 +357,7 @@ class ShotRunner:
             extra_terms=extra,
             callback=report,
             context={"shot": task.shot, "pass": task.pass_, "pos": task.pos, "kind": task.kind},
+            fixed=fixed,
         )
         losses = {k: round(v, 4) for k, v in last[0].losses().items()} if last else {}
         return image, losses
