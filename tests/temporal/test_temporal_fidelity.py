@@ -170,8 +170,10 @@ def test_the_still_budget_follows_the_input_change():
 
 def test_with_the_still_budget_an_unchanged_clip_is_not_repainted(source, tmp_path):
     clip = write(tmp_path / "still.mp4", [source[0]] * 5)
-    render(
-        clip, tmp_path / "still_out.mkv", settings(still_change=4.0), device="cpu", encode=EncodeSettings(codec="ffv1")
-    )
+    render(clip, tmp_path / "still_out.mkv", settings(still_change=4.0), device="cpu",
+           encode=EncodeSettings(codec="ffv1"), job=tmp_path / "job")  # fmt: skip
     out = frames_of(tmp_path / "still_out.mkv")
     assert max(float(np.abs(f - out[0]).mean()) for f in out[1:]) < 0.5
+    # The log says a kept frame was not optimised (it used to print "loss nan").
+    log = (tmp_path / "job" / "log.txt").read_text()
+    assert "kept its start, not optimised" in log and "nan" not in log

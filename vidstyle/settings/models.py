@@ -223,8 +223,9 @@ class TemporalSettings(_Model):
     def _hold_needs_a_sequential_pass(self) -> TemporalSettings:
         if self.hold_change > 0 and (self.passes > 1 or not self.warm_start):
             raise ValueError(
-                "hold_change needs a single sequential pass that starts each frame from the previous one "
-                f"(passes = 1 and warm_start on; got passes = {self.passes}, warm_start = {self.warm_start})"
+                "temporal.hold_change needs a single sequential pass that starts each frame from the previous one "
+                f"(temporal.passes = 1 and temporal.warm_start on; got temporal.passes = {self.passes}, "
+                f"temporal.warm_start = {self.warm_start}; the best preset has 8 passes)"
             )
         return self
 

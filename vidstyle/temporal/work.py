@@ -196,8 +196,9 @@ class UnitWork:
                 stats.reused += 1
             else:
                 stats.computed += 1
-                self.job.log(f"shot {ev.shot} pass {ev.pass_} frame {ev.pos} done in {ev.seconds:.1f}s "
-                             f"loss {ev.losses.get('total', float('nan')):.4g}")  # fmt: skip
+                # A frame with no losses was not optimised: its warped (or held) start was kept.
+                loss = f"loss {ev.losses['total']:.4g}" if "total" in ev.losses else "kept its start, not optimised"
+                self.job.log(f"shot {ev.shot} pass {ev.pass_} frame {ev.pos} done in {ev.seconds:.1f}s {loss}")
             emit(ev)
 
         return ShotRunner(self.job, self.frames, stylizers[key], st, flow_source=self.flow_source,
