@@ -209,7 +209,7 @@ class TemporalSettings(_Model):
         ge=2,
         le=10_000_000,
         description="split shots longer than this many frames into chunks that render in parallel (several "
-        "processes or machines on one job); None: every shot is one unit of work",
+        "processes or machines on one job); unset: every shot is one unit of work",
     )
     chunk_overlap: int = Field(
         32,
