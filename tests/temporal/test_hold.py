@@ -155,17 +155,21 @@ def still(sample_clip) -> np.ndarray:
         return cv2.resize(next(iter(r)).image, (96, 64), interpolation=cv2.INTER_AREA)
 
 
+def square_clip(still: np.ndarray, path: Path, n: int, seed: int) -> Path:
+    """``n`` frames of a still real background (with the sensor/coding noise of a real still
+    camera) and a red square at y 20–40 moving right 6 px a frame from x 8–24."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for t in range(n):
+        f = still.copy()
+        f[20:40, 8 + 6 * t : 24 + 6 * t] = (230, 40, 40)
+        frames.append(np.clip(f + rng.normal(0, 0.6, f.shape), 0, 255).astype(np.uint8))
+    return write(path, frames)
+
+
 @pytest.mark.slow
 def test_a_still_background_stays_identical_while_a_moving_square_is_repainted(still, tmp_path):
-    rng = np.random.default_rng(0)
-    frames = []
-    for t in range(6):
-        f = still.copy()
-        x = 8 + 6 * t
-        f[20:40, x : x + 16] = (230, 40, 40)
-        noise = rng.normal(0, 0.6, f.shape)  # sensor/coding noise of a real still camera
-        frames.append(np.clip(f + noise, 0, 255).astype(np.uint8))
-    clip = write(tmp_path / "square.mkv", frames)
+    clip = square_clip(still, tmp_path / "square.mkv", 6, seed=0)
     out = tmp_path / "out.mkv"
     render(clip, out, settings(), device="cpu", encode=EncodeSettings(codec="ffv1"), cuts="none")
     got = frames_of(out)
@@ -208,13 +212,7 @@ def test_a_slow_pan_carries_the_painting_along_without_lag(still, tmp_path):
 
 @pytest.mark.slow
 def test_a_render_resumed_mid_shot_holds_exactly_what_an_uninterrupted_one_does(still, tmp_path):
-    rng = np.random.default_rng(1)
-    frames = []
-    for t in range(7):
-        f = still.copy()
-        f[20:40, 8 + 6 * t : 24 + 6 * t] = (230, 40, 40)
-        frames.append(np.clip(f + rng.normal(0, 0.6, f.shape), 0, 255).astype(np.uint8))
-    clip = write(tmp_path / "square.mkv", frames)
+    clip = square_clip(still, tmp_path / "square.mkv", 7, seed=1)
     s = settings()
     render(clip, tmp_path / "ref.mkv", s, job=tmp_path / "ref", device="cpu", cuts="none")
 
